@@ -1,0 +1,50 @@
+# Two commands do all their own set-up: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.vqr1-installed
+
+# Offline by design, nothing phones home.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export DVC_NO_ANALYTICS := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export AWS_EC2_METADATA_DISABLED := true
+export TOKENIZERS_PARALLELISM := false
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: setup lint format test test-fast demo bench reliability clean
+
+setup: $(STAMP)
+
+# torch + torchvision first, in their own pip call (see docs/environment.md), then the exact lock.
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
+	@touch $@
+
+lint: setup
+	$(BIN)/ruff check src tests flows scripts
+	$(BIN)/ruff format --check src tests flows scripts
+
+format: setup
+	$(BIN)/ruff check --fix src tests flows scripts
+	$(BIN)/ruff format src tests flows scripts
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
+demo: setup
+	$(BIN)/vqr1 demo
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

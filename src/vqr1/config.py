@@ -1,0 +1,199 @@
+"""The one config loader: params.yaml (plus optional overlays) into typed, validated settings.
+
+Every stage, flow and CLI command reads its settings through :func:`load_params`, so a typo in
+params.yaml fails early with the key that is wrong instead of deep inside a training run.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from vqr1.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitParams(_Strict):
+    method: Literal["by_reference", "paper_lists"] = "by_reference"
+    fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _fractions_sum_to_one(self) -> SplitParams:
+        if abs(sum(self.fractions) - 1.0) > 1e-6 or min(self.fractions) < 0:
+            raise ValueError(f"split fractions must be >= 0 and sum to 1, got {self.fractions}")
+        return self
+
+
+class SourceOverride(_Strict):
+    url: str | None = None
+    archive: str | None = None
+    sha256: str | None = None
+
+
+class DownloadParams(_Strict):
+    retries: int = 5
+    backoff_s: float = 2.0
+    timeout_s: float = 60.0
+    max_extract_bytes: int = 200_000_000_000
+
+
+class GateParams(_Strict):
+    workers: int = 2
+    min_side: int = 16
+    max_side: int = 20000
+    max_pixels: int = 200_000_000
+
+
+class DataParams(_Strict):
+    datasets: list[str]
+    train_datasets: list[str]
+    eval_datasets: list[str]
+    split: SplitParams = SplitParams()
+    sources: dict[str, SourceOverride] = Field(default_factory=dict)
+    download: DownloadParams = DownloadParams()
+    gate: GateParams = GateParams()
+
+    @model_validator(mode="after")
+    def _used_sets_are_fetched(self) -> DataParams:
+        missing = sorted(set(self.train_datasets + self.eval_datasets) - set(self.datasets))
+        if missing:
+            raise ValueError(f"train/eval datasets not listed in data.datasets: {missing}")
+        return self
+
+
+class ModelParams(_Strict):
+    base: str
+    min_pixels: int = 3136
+    max_pixels: int = 262144
+    torch_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "bfloat16"
+    attn_implementation: str = "sdpa"
+
+
+class LoraParams(_Strict):
+    r: int = 64
+    alpha: int = 128
+    dropout: float = 0.05
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+
+
+class TrainParams(_Strict):
+    run_name: str = "run"
+    reward_funcs: list[str] = Field(default_factory=lambda: ["fidelity", "format"])
+    reward_weights: list[float] = Field(default_factory=lambda: [1.0, 1.0])
+    unparsable: Literal["skip", "paper"] = "skip"
+    num_generations: int = 6
+    images_per_batch: int = 8
+    learning_rate: float = 1e-6
+    beta: float = 0.04
+    epsilon: float = 0.2
+    loss_type: str = "grpo"
+    num_iterations: int = 1
+    temperature: float = 1.0
+    top_k: int = 50
+    top_p: float = 1.0
+    max_completion_length: int = 256
+    num_train_epochs: float = 10
+    max_steps: int = -1
+    gradient_accumulation_steps: int = 1
+    gradient_checkpointing: bool = True
+    bf16: Literal["auto", True, False] = "auto"
+    save_steps: int = 200
+    save_total_limit: int = 3
+    logging_steps: int = 1
+    use_vllm: bool = False
+    vllm_mode: Literal["colocate", "server"] = "colocate"
+    thinking: bool = True
+    tuning: Literal["lora", "lora_vision", "full"] = "lora"
+    lora: LoraParams = LoraParams()
+    merge_weights: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainParams:
+        if len(self.reward_funcs) != len(self.reward_weights):
+            raise ValueError("train.reward_funcs and train.reward_weights must have the same length")
+        if self.images_per_batch < 2:
+            raise ValueError("train.images_per_batch must be >= 2: the ranking reward compares images")
+        if self.num_generations < 2:
+            raise ValueError("train.num_generations (K) must be >= 2 for a variance")
+        return self
+
+
+class EvaluateParams(_Strict):
+    datasets_from: str = "data.eval_datasets"
+    backend: Literal["hf", "vllm"] = "hf"
+    samples: int = 1
+    temperature: float = 0.1
+    top_p: float = 1.0
+    top_k: int = 50
+    max_new_tokens: int = 256
+    batch_size: int = 8
+    thinking: bool = True
+    bootstrap: int = 1000
+    max_images: int = 0
+    baselines: list[str] = Field(default_factory=list)
+
+
+class PromotionParams(_Strict):
+    min_srcc_gain: float = 0.005
+    max_dataset_drop: float = 0.02
+
+
+class StorageParams(_Strict):
+    endpoint_url: str = ""
+    bucket: str = "vqr1"
+    dvc_prefix: str = "dvc"
+
+
+class Params(_Strict):
+    seed: int = 42
+    data: DataParams
+    model: ModelParams
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    promotion: PromotionParams = PromotionParams()
+    storage: StorageParams = StorageParams()
+
+
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``overlay`` merged in: dicts merge recursively, everything else replaces."""
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping, naming the file in any error."""
+    try:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(loaded).__name__}")
+    return loaded
+
+
+def load_params(path: Path | str = "params.yaml", overlays: list[Path] | None = None) -> Params:
+    """Load and validate params.yaml, deep-merging each overlay over it in order."""
+    raw = read_yaml(Path(path))
+    for overlay in overlays or []:
+        raw = deep_merge(raw, read_yaml(Path(overlay)))
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: invalid params:\n{exc}") from exc

@@ -1,0 +1,56 @@
+"""Workspaces: self-contained DVC projects made from this repo's dvc.yaml and a params profile.
+
+The repo root is the paper workspace (`dvc repro` there runs params.yaml as committed). The demo
+and the tests run the very same dvc.yaml in a separate folder whose params.yaml is params.yaml with
+an overlay deep-merged over it (configs/demo.yaml), so no committed file is ever edited and the
+demo's data, models and dvc.lock never mix with the paper run's.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from vqr1.config import deep_merge, load_params, read_yaml
+from vqr1.errors import ConfigError
+from vqr1.fsutil import atomic_write_text
+
+WORKSPACE_FILES = ("dvc.yaml",)
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` holding both dvc.yaml and params.yaml."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "dvc.yaml").is_file() and (folder / "params.yaml").is_file():
+            return folder
+    raise ConfigError(f"{here}: no dvc.yaml + params.yaml here or above; run from the vqr1 checkout")
+
+
+def dvc_bin() -> str:
+    """The dvc executable of this interpreter's environment (so stages run with the same packages)."""
+    candidate = Path(sys.executable).with_name("dvc")
+    return str(candidate) if candidate.exists() else "dvc"
+
+
+def init(dest: Path, overlays: list[Path], source: Path | None = None) -> Path:
+    """Create (or refresh) a workspace at ``dest``: dvc.yaml copied, params.yaml merged, DVC initialised."""
+    source = repo_root(source)
+    dest = Path(dest).resolve()
+    dest.mkdir(parents=True, exist_ok=True)
+    merged = read_yaml(source / "params.yaml")
+    for overlay in overlays:
+        merged = deep_merge(merged, read_yaml(overlay if overlay.is_absolute() else source / overlay))
+    for name in WORKSPACE_FILES:
+        shutil.copy2(source / name, dest / name)
+    atomic_write_text(dest / "params.yaml", yaml.safe_dump(merged, sort_keys=False))
+    load_params(dest / "params.yaml")  # validate the merged profile now, not at stage 3
+    if not (dest / ".dvc").is_dir():
+        subprocess.run([dvc_bin(), "init", "--no-scm", "-q"], cwd=dest, check=True)
+        for key in ("core.analytics", "core.check_update"):
+            subprocess.run([dvc_bin(), "config", key, "false"], cwd=dest, check=True)
+    return dest
