@@ -232,7 +232,17 @@ DISTORTIONS: dict[int, DistortionType] = {
         DistortionType(25, "contrast_change", _contrast, 0.75),
     ]
 }
-ORDER: tuple[int, ...] = (1, 3, 11, 10, 25, 7, 16, 21, *tuple(i for i in range(1, 26) if i not in (1, 3, 11, 10, 25, 7, 16, 21)))
+ORDER: tuple[int, ...] = (
+    1,
+    3,
+    11,
+    10,
+    25,
+    7,
+    16,
+    21,
+    *tuple(i for i in range(1, 26) if i not in (1, 3, 11, 10, 25, 7, 16, 21)),
+)
 
 
 def _grace_hopper() -> np.ndarray:
