@@ -46,5 +46,9 @@ test-fast: setup
 demo: setup
 	$(BIN)/vqr1 demo
 
+# Fault-injection and hostile-input suite with its printed scorecard (also part of `make test`).
+reliability: setup
+	$(BIN)/python -m pytest -q tests/reliability
+
 clean:
 	rm -rf build .pytest_cache .ruff_cache
