@@ -37,7 +37,9 @@ def scorecard(request: pytest.FixtureRequest) -> Entry:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "fault(name): a fault-injection or hostile-input case on the scorecard")
+    config.addinivalue_line(
+        "markers", "fault(name): a fault-injection or hostile-input case on the scorecard"
+    )
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -45,7 +47,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _CARD.outcomes[report.nodeid] = report.outcome
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # noqa: ANN001
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     if not _CARD.entries:
         return
     from rich.console import Console
@@ -60,7 +62,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         ok = outcome == "passed"
         passed += ok
         failed += outcome == "failed"
-        table.add_row(entry.fault, entry.happened or "-", entry.lost, "[green]pass[/]" if ok else f"[red]{outcome}[/]")
+        table.add_row(
+            entry.fault, entry.happened or "-", entry.lost, "[green]pass[/]" if ok else f"[red]{outcome}[/]"
+        )
     console = Console(file=terminalreporter._tw._file, width=150, force_terminal=False)
     console.print(table)
     terminalreporter.write_line(f"scorecard: {passed} passed, {failed} failed")
