@@ -14,6 +14,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export AWS_EC2_METADATA_DISABLED := true
 export TOKENIZERS_PARALLELISM := false
 export PATH := $(abspath $(BIN)):$(PATH)
+PY_DIRS := $(wildcard src tests flows scripts)
 
 .PHONY: setup lint format test test-fast demo bench reliability clean
 
@@ -30,12 +31,12 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $@
 
 lint: setup
-	$(BIN)/ruff check src tests flows scripts
-	$(BIN)/ruff format --check src tests flows scripts
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
 
 format: setup
-	$(BIN)/ruff check --fix src tests flows scripts
-	$(BIN)/ruff format src tests flows scripts
+	$(BIN)/ruff check --fix $(PY_DIRS)
+	$(BIN)/ruff format $(PY_DIRS)
 
 test: lint
 	$(BIN)/python -m pytest -q
