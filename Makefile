@@ -38,14 +38,21 @@ format: setup
 	$(BIN)/ruff check --fix $(PY_DIRS)
 	$(BIN)/ruff format $(PY_DIRS)
 
+# The suite's wall time is recorded for `make bench` (build/test-wall-time.json).
 test: lint
-	$(BIN)/python -m pytest -q
+	@mkdir -p build; start=$$(date +%s); $(BIN)/python -m pytest -q; rc=$$?; \
+	echo "{\"seconds\": $$(( $$(date +%s) - start )), \"exit_code\": $$rc, \"cores\": $$(nproc), \"method\": \"wall clock of pytest -q over the whole suite in make test\"}" > build/test-wall-time.json; \
+	exit $$rc
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
 demo: setup
 	$(BIN)/vqr1 demo
+
+# Every benchmark, one table, docs/benchmarks.md + docs/benchmarks.json.
+bench: setup
+	$(BIN)/python scripts/bench_all.py
 
 # Fault-injection and hostile-input suite with its printed scorecard (also part of `make test`).
 reliability: setup

@@ -1,0 +1,128 @@
+"""`make bench`: run every benchmark script, print one table, write docs/benchmarks.md and .json.
+
+Each benchmark is its own script that prints a JSON object as its last line of stdout (figures plus a
+``method`` string saying how they were measured). This runner only gathers, so each script stays
+runnable on its own. Ratios are measured side by side inside one script run (the machine is shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+REPO = Path(__file__).resolve().parents[1]
+
+# (title, script, extra args): quick-enough settings for a 2-core machine, under ~15 minutes in all.
+BENCHES: list[tuple[str, str, list[str]]] = [
+    ("data gate, KADID-scale synthetic set", "bench_gate.py", []),
+    ("ranking reward vs per-pair loop", "bench_reward.py", []),
+    ("scoring throughput by batch size (tiny model)", "bench_score.py", []),
+    ("pipeline overhead (DVC, Prefect)", "bench_pipeline.py", []),
+    ("GRPO step, smoke shapes on CPU", "bench_grpo_gpu.py", ["--smoke"]),
+]
+
+
+def _last_json(stdout: str) -> dict:
+    for line in reversed(stdout.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            return json.loads(line)
+    raise ValueError("no JSON line in the output")
+
+
+def _flatten(prefix: str, value: object, out: dict[str, object]) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
+    else:
+        out[prefix] = value
+
+
+def run_one(script: str, args: list[str], timeout_s: int) -> dict:
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        cwd=REPO,
+    )
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-400:]}", "wall_s": round(wall, 1)}
+    result = _last_json(proc.stdout)
+    result["wall_s"] = round(wall, 1)
+    return result
+
+
+def suite_wall_time() -> dict:
+    """The last `make test` wall time, which the Makefile records (running the suite again here would double bench time)."""
+    path = REPO / "build" / "test-wall-time.json"
+    if not path.exists():
+        return {"error": "no build/test-wall-time.json yet: run `make test` first"}
+    return json.loads(path.read_text())
+
+
+def render_markdown(results: dict[str, dict]) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured by `make bench` on {platform.machine()} with {platform.python_version()}, "
+        f"{time.strftime('%Y-%m-%d')}; figures from one run of each script (medians over repeats inside the script).",
+        "",
+        "| benchmark | figure | value |",
+        "|---|---|---|",
+    ]
+    methods = []
+    for title, result in results.items():
+        flat: dict[str, object] = {}
+        _flatten("", {k: v for k, v in result.items() if k != "method"}, flat)
+        for key, value in flat.items():
+            lines.append(f"| {title} | {key} | {value} |")
+        if "method" in result:
+            methods.append(f"- **{title}**: {result['method']}")
+    return "\n".join([*lines, "", "## How each was measured", "", *methods, ""])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", nargs="*", help="script names to run (default: all)")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds per benchmark")
+    args = parser.parse_args()
+    console = Console()
+    results: dict[str, dict] = {}
+    for title, script, extra in BENCHES:
+        if args.only and script not in args.only:
+            continue
+        console.print(f"[bold]{title}[/] ({script}) ...")
+        try:
+            results[title] = run_one(script, extra, args.timeout)
+        except (subprocess.TimeoutExpired, ValueError) as exc:
+            results[title] = {"error": str(exc)}
+    results["full test suite (last `make test`)"] = suite_wall_time()
+    table = Table(title="vqr1 benchmarks")
+    for col in ("benchmark", "figure", "value"):
+        table.add_column(col, overflow="fold")
+    for title, result in results.items():
+        flat: dict[str, object] = {}
+        _flatten("", {k: v for k, v in result.items() if k != "method"}, flat)
+        for key, value in flat.items():
+            table.add_row(title, key, str(value))
+    console.print(table)
+    (REPO / "docs").mkdir(exist_ok=True)
+    (REPO / "docs" / "benchmarks.json").write_text(json.dumps(results, indent=2) + "\n")
+    (REPO / "docs" / "benchmarks.md").write_text(render_markdown(results))
+    console.print("written: docs/benchmarks.md, docs/benchmarks.json")
+    return 1 if any("error" in r for r in results.values()) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
