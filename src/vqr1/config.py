@@ -139,6 +139,20 @@ class EvaluateParams(_Strict):
     bootstrap: int = 1000
     max_images: int = 0
     baselines: list[str] = Field(default_factory=list)
+    # dataset -> short edge in pixels before scoring (downscale only; SPAQ authors' advice: 768)
+    resize_short_edge: dict[str, int] = Field(default_factory=dict)
+    # pyiqa baseline -> local parameter file (NIQE/BRISQUE download theirs otherwise, impossible offline)
+    baseline_weights: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> EvaluateParams:
+        if self.samples < 1 or self.batch_size < 1 or self.max_new_tokens < 1:
+            raise ValueError("evaluate.samples, batch_size and max_new_tokens must be >= 1")
+        if self.temperature < 0:
+            raise ValueError("evaluate.temperature must be >= 0 (0 = greedy)")
+        if self.temperature == 0 and self.samples > 1:
+            raise ValueError("evaluate.samples > 1 needs temperature > 0: greedy samples are identical")
+        return self
 
 
 class PromotionParams(_Strict):
