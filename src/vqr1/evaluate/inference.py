@@ -1,0 +1,303 @@
+"""Scoring images: batched generation of K reasoning completions per image, parsed into scores.
+
+Why this shape: evaluation and the `vqr1 score` command share one :class:`Scorer`, so a score
+printed for a person is produced exactly like a score that enters SRCC. The model call sits behind
+a small backend interface (Hugging Face ``generate`` by default, vLLM on a GPU) that returns raw
+completions; parsing happens once, here, via :func:`vqr1.parsing.parse_score`. An unparsable answer
+stays ``None`` (NaN in tables) and is counted, never replaced. A file that cannot be read, or that
+the processor rejects, gets a per-file error and the other images still score.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from vqr1.config import EvaluateParams, ModelParams, Params
+from vqr1.errors import ConfigError, DataError
+from vqr1.parsing import parse_score
+from vqr1.prompts import conversation
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
+
+
+@dataclass
+class ImageScore:
+    """One image's completions and parsed scores (``None`` = unparsable), or the error that stopped it."""
+
+    path: str
+    scores: list[float | None] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def parsed(self) -> list[float]:
+        return [s for s in self.scores if s is not None]
+
+    @property
+    def parse_failures(self) -> int:
+        return sum(s is None for s in self.scores)
+
+    @property
+    def mean(self) -> float:
+        """Mean of the parsed scores; NaN when none parsed."""
+        return float(np.mean(self.parsed)) if self.parsed else math.nan
+
+    @property
+    def std(self) -> float:
+        """Sample std (ddof=1) of the parsed scores; NaN with fewer than two."""
+        return float(np.std(self.parsed, ddof=1)) if len(self.parsed) > 1 else math.nan
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe record (NaN -> None)."""
+
+        def clean(v: float) -> float | None:
+            return None if math.isnan(v) else v
+
+        return {
+            "path": self.path,
+            "mean": clean(self.mean),
+            "std": clean(self.std),
+            "scores": self.scores,
+            "parse_failures": self.parse_failures,
+            "reasoning": self.texts,
+            "error": self.error,
+        }
+
+
+class Backend(Protocol):
+    """Turns a batch of images into ``samples`` raw completions per image (contiguous per image)."""
+
+    def generate(self, images: list[Image.Image], samples: int) -> list[list[str]]: ...
+
+
+def load_image(path: Path, short_edge: int | None = None) -> Image.Image:
+    """An RGB image, fully decoded now (so a truncated file fails here, with its name), optionally downscaled.
+
+    ``short_edge`` downscales so the shorter side is that many pixels (SPAQ: 768); smaller images are
+    left as they are, since upscaling adds no information.
+    """
+    try:
+        with Image.open(path) as img:
+            img.load()
+            rgb = img.convert("RGB")
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise DataError(f"{path}: not a readable image ({exc})") from exc
+    if short_edge and min(rgb.size) > short_edge:
+        scale = short_edge / min(rgb.size)
+        size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
+        rgb = rgb.resize(size, Image.Resampling.BICUBIC)
+    return rgb
+
+
+def expand_paths(paths: Sequence[Path]) -> list[Path]:
+    """Files as given, folders as their image files (recursive, sorted); a missing path is a DataError."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            out.extend(
+                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            )
+        elif path.exists():
+            out.append(path)
+        else:
+            raise DataError(f"{path}: no such file or folder")
+    return out
+
+
+def generation_kwargs(settings: EvaluateParams) -> dict[str, Any]:
+    """HF ``generate`` sampling arguments from params: greedy when temperature is 0."""
+    if settings.temperature == 0:
+        return {"do_sample": False, "max_new_tokens": settings.max_new_tokens}
+    return {
+        "do_sample": True,
+        "temperature": settings.temperature,
+        "top_p": settings.top_p,
+        "top_k": settings.top_k,
+        "max_new_tokens": settings.max_new_tokens,
+    }
+
+
+class HFBackend:
+    """Hugging Face ``generate`` with left padding; K samples via ``num_return_sequences`` (CPU or GPU)."""
+
+    def __init__(self, model: Any, processor: Any, settings: EvaluateParams) -> None:
+        self.model, self.processor, self.settings = model, processor, settings
+        processor.tokenizer.padding_side = (
+            "left"  # decoder-only batching: prompts end where generation starts
+        )
+        self.prompt = processor.apply_chat_template(
+            conversation(settings.thinking), add_generation_prompt=True
+        )
+
+    def generate(self, images: list[Image.Image], samples: int) -> list[list[str]]:
+        import torch
+
+        enc = self.processor(
+            text=[self.prompt] * len(images), images=images, return_tensors="pt", padding=True
+        ).to(self.model.device)
+        with torch.inference_mode():
+            out = self.model.generate(**enc, num_return_sequences=samples, **generation_kwargs(self.settings))
+        texts = self.processor.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+        return [texts[i * samples : (i + 1) * samples] for i in range(len(images))]
+
+
+class VLLMBackend:
+    """vLLM offline inference (GPU extra): same prompt, sampling settings and output format as :class:`HFBackend`."""
+
+    def __init__(self, model: ModelParams, adapter: Path | None, settings: EvaluateParams, seed: int) -> None:
+        try:
+            from vllm import LLM, SamplingParams
+            from vllm.lora.request import LoRARequest
+        except ImportError as exc:
+            raise ConfigError(
+                "evaluate.backend=vllm but vllm is not installed (GPU extra: pip install -e '.[gpu]')"
+            ) from exc
+        from vqr1.model.loading import load_processor
+
+        self.settings = settings
+        processor = load_processor(adapter if adapter and _has_processor(adapter) else model.base, model)
+        self.prompt = processor.apply_chat_template(
+            conversation(settings.thinking), add_generation_prompt=True
+        )
+        lora_rank = _adapter_rank(adapter) if adapter else 0
+        self.llm = LLM(
+            model=model.base,
+            dtype=model.torch_dtype,
+            seed=seed,
+            limit_mm_per_prompt={"image": 1},
+            mm_processor_kwargs={"min_pixels": model.min_pixels, "max_pixels": model.max_pixels},
+            enable_lora=adapter is not None,
+            max_lora_rank=max(lora_rank, 8),
+        )
+        self.lora = LoRARequest("adapter", 1, str(adapter)) if adapter else None
+        self.sampling = lambda n: SamplingParams(
+            n=n,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            top_k=settings.top_k if settings.temperature > 0 else -1,
+            max_tokens=settings.max_new_tokens,
+            seed=seed,
+        )
+
+    def generate(self, images: list[Image.Image], samples: int) -> list[list[str]]:
+        requests = [{"prompt": self.prompt, "multi_modal_data": {"image": img}} for img in images]
+        outputs = self.llm.generate(requests, self.sampling(samples), lora_request=self.lora, use_tqdm=False)
+        return [[c.text for c in out.outputs] for out in outputs]
+
+
+def _has_processor(folder: Path) -> bool:
+    return (Path(folder) / "preprocessor_config.json").is_file() or (
+        Path(folder) / "processor_config.json"
+    ).is_file()
+
+
+def _adapter_rank(adapter: Path) -> int:
+    import json
+
+    return int(json.loads((Path(adapter) / "adapter_config.json").read_text()).get("r", 8))
+
+
+class Scorer:
+    """Scores images in batches of ``settings.batch_size`` with ``settings.samples`` completions each."""
+
+    def __init__(self, backend: Backend, settings: EvaluateParams) -> None:
+        self.backend, self.settings = backend, settings
+
+    def score(
+        self, paths: Sequence[Path], short_edge: int | None = None, progress: bool = False
+    ) -> list[ImageScore]:
+        """One :class:`ImageScore` per path, in order; unreadable files carry ``error`` instead of scores."""
+        from tqdm import tqdm
+
+        results: list[ImageScore] = []
+        with tqdm(total=len(paths), desc="scoring", unit="img", disable=not progress) as bar:
+            for batch in _chunks(list(paths), self.settings.batch_size):
+                results.extend(self._score_batch(batch, short_edge))
+                bar.update(len(batch))
+        return results
+
+    def _score_batch(self, paths: list[Path], short_edge: int | None) -> list[ImageScore]:
+        records = [ImageScore(str(p)) for p in paths]
+        loaded: list[tuple[ImageScore, Image.Image]] = []
+        for record, path in zip(records, paths, strict=True):
+            try:
+                loaded.append((record, load_image(path, short_edge)))
+            except DataError as exc:
+                record.error = str(exc)
+        self._generate(loaded)
+        return records
+
+    def _generate(self, loaded: list[tuple[ImageScore, Image.Image]]) -> None:
+        """Fill completions; if the processor rejects the batch, retry one by one to isolate the bad image."""
+        if not loaded:
+            return
+        try:
+            completions = self.backend.generate([img for _, img in loaded], self.settings.samples)
+        except ValueError as exc:  # e.g. an aspect ratio the Qwen processor refuses
+            if len(loaded) > 1:
+                for item in loaded:
+                    self._generate([item])
+                return
+            loaded[0][0].error = f"{loaded[0][0].path}: the processor rejected the image ({exc})"
+            return
+        for (record, _), texts in zip(loaded, completions, strict=True):
+            record.texts = list(texts)
+            record.scores = [parse_score(t) for t in texts]
+
+
+def _chunks(items: list[Path], size: int) -> Iterator[list[Path]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def resolve_weights(root: Path, params: Params, adapter: str | None) -> tuple[Path | None, Path | None]:
+    """(adapter folder, full-weights folder) to evaluate, from the train stage's outputs under ``root``.
+
+    ``adapter``: None = the run's own output (models/<run>/adapter, or models/<run>/model when
+    train.tuning=full), ``"none"`` = the base model alone (only when asked: a missing adapter must
+    not silently turn into a base-model evaluation), or a path to an adapter folder.
+    """
+    if adapter == "none":
+        return None, None
+    if adapter:
+        return Path(adapter), None
+    run_dir = root / "models" / params.train.run_name
+    if params.train.tuning == "full":
+        if not (run_dir / "model" / "config.json").is_file():
+            raise ConfigError(f"{run_dir / 'model'}: no trained weights; run the train stage first")
+        return None, run_dir / "model"
+    if not (run_dir / "adapter" / "adapter_config.json").is_file():
+        raise ConfigError(
+            f"{run_dir / 'adapter'}: no adapter; run the train stage, or pass --adapter none "
+            "to evaluate the base model alone"
+        )
+    return run_dir / "adapter", None
+
+
+def build_scorer(
+    params: Params,
+    adapter: Path | None = None,
+    weights: Path | None = None,
+    settings: EvaluateParams | None = None,
+) -> Scorer:
+    """A Scorer for base model (or ``weights``: merged/full weights) + optional adapter, backend from params."""
+    settings = settings or params.evaluate
+    model_params = params.model if weights is None else params.model.model_copy(update={"base": str(weights)})
+    if settings.backend == "vllm":
+        return Scorer(VLLMBackend(model_params, adapter, settings, params.seed), settings)
+    from transformers import set_seed
+
+    from vqr1.model.loading import load_model, load_processor
+
+    set_seed(params.seed)
+    source = adapter if adapter is not None and _has_processor(adapter) else model_params.base
+    processor = load_processor(source, model_params)
+    model = load_model(model_params, adapter=adapter)
+    return Scorer(HFBackend(model, processor, settings), settings)

@@ -1,0 +1,170 @@
+"""The evaluation report: a markdown page and PNG plots, our numbers beside the paper's and the baselines'.
+
+Why our own PNGs: `dvc plots show` renders HTML that loads vega from a CDN, which does not work
+offline; PNGs declared as DVC plots open anywhere. Every figure is drawn from the metrics dict that
+is written to metrics.json, so the report can never disagree with the tracked metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vqr1.evaluate import paper
+from vqr1.evaluate.metrics import fit_logistic4, logistic4
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def _fmt_ci(ci: Mapping[str, float] | None) -> str:
+    return "" if ci is None else f" [{ci['low']:.3f}, {ci['high']:.3f}]"
+
+
+def scatter_plot(name: str, pred: np.ndarray, mos: np.ndarray, stats: Mapping[str, Any], out: Path) -> Path:
+    """Predicted (mean of samples) vs MOS with the fitted 4PL curve, titled with SRCC/PLCC."""
+    import matplotlib.pyplot as plt
+
+    keep = np.isfinite(pred) & np.isfinite(mos)
+    fig, ax = plt.subplots(figsize=(5, 4.2), dpi=100)
+    ax.scatter(pred[keep], mos[keep], s=10, alpha=0.6)
+    params = fit_logistic4(pred[keep], mos[keep])
+    if params is not None:
+        xs = np.linspace(pred[keep].min(), pred[keep].max(), 200)
+        ax.plot(xs, logistic4(xs, *params), color="tab:red", label="4PL fit")
+        ax.legend(loc="lower right")
+    ax.set_xlabel("predicted score (mean of samples)")
+    ax.set_ylabel("MOS (normalised 1-5)")
+    ax.set_title(
+        f"{name}: SRCC {_fmt(stats.get('srcc'))}, PLCC {_fmt(stats.get('plcc'))} (n={stats.get('n', 0)})"
+    )
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def _comparison_rows(metrics: Mapping[str, Any], key: str) -> dict[str, list[float | None]]:
+    """Method label -> one value per dataset (ours, the paper's rows, the measured baselines)."""
+    names = list(metrics["datasets"])
+    table = paper.SRCC if key == "srcc" else paper.PLCC
+    rows: dict[str, list[float | None]] = {"ours": [metrics["datasets"][d].get(key) for d in names]}
+    for method in table:
+        values = [paper.paper_value(table, method, d) for d in names]
+        if any(v is not None for v in values):
+            rows[f"paper: {method}"] = values
+    for base, result in metrics.get("baselines", {}).items():
+        rows[f"{base} (measured)"] = [result["datasets"][d].get(key) for d in names]
+    return rows
+
+
+def comparison_plot(metrics: Mapping[str, Any], out: Path) -> Path:
+    """SRCC and PLCC per dataset side by side: ours, the paper's Table 2 rows, the measured baselines."""
+    import matplotlib.pyplot as plt
+
+    names = list(metrics["datasets"])
+    fig, axes = plt.subplots(1, 2, figsize=(max(8, 2.2 * len(names) + 4), 4.5), dpi=100, sharey=True)
+    for ax, key in zip(axes, ("srcc", "plcc"), strict=True):
+        rows = _comparison_rows(metrics, key)
+        width = 0.8 / len(rows)
+        x = np.arange(len(names))
+        for i, (label, values) in enumerate(rows.items()):
+            heights = [np.nan if v is None else v for v in values]
+            ax.bar(x + (i - (len(rows) - 1) / 2) * width, heights, width, label=label)
+        ax.set_xticks(x, names, rotation=30, ha="right")
+        ax.set_title(key.upper())
+        ax.axhline(0, color="black", linewidth=0.5)
+        ax.set_ylim(min(-0.1, *(v for vs in rows.values() for v in vs if v is not None)), 1.0)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize="small")
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def write_plots(
+    metrics: Mapping[str, Any], predictions: Mapping[str, pd.DataFrame], out_dir: Path
+) -> list[Path]:
+    """All report PNGs into ``out_dir``: one scatter per dataset and the comparison chart."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [
+        scatter_plot(
+            name,
+            frame["mean"].to_numpy(dtype=float),
+            frame["mos"].to_numpy(dtype=float),
+            metrics["datasets"][name],
+            out_dir / f"scatter_{name}.png",
+        )
+        for name, frame in predictions.items()
+    ]
+    paths.append(comparison_plot(metrics, out_dir / "correlations.png"))
+    return paths
+
+
+def _comparison_table(metrics: Mapping[str, Any], key: str) -> list[str]:
+    names = list(metrics["datasets"])
+    rows = _comparison_rows(metrics, key)
+    header = ["method", *(f"{d} ({paper.COLUMNS[d]})" if d in paper.COLUMNS else d for d in names)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += [f"| {label} | " + " | ".join(_fmt(v) for v in values) + " |" for label, values in rows.items()]
+    return lines
+
+
+def render_markdown(
+    metrics: Mapping[str, Any], settings: Mapping[str, Any], plots: list[Path], notes: list[str]
+) -> str:
+    """The report page; ``plots`` are paths relative to the report's folder, ``notes`` e.g. skipped baselines."""
+    lines = ["# Evaluation report", "", "## Settings", ""]
+    lines += [f"- {key}: `{value}`" for key, value in settings.items()]
+    lines += [
+        "",
+        "## Our results",
+        "",
+        "Bootstrap 95% confidence intervals in brackets. Parse failures: completions without a number "
+        "(reported, never replaced).",
+        "",
+        "| dataset | n | SRCC | KRCC | PLCC | PLCC (4PL) | parse failures |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, m in metrics["datasets"].items():
+        lines.append(
+            f"| {name} | {m['n']} | {_fmt(m['srcc'])}{_fmt_ci(m['srcc_ci'])} | {_fmt(m['krcc'])} | "
+            f"{_fmt(m['plcc'])}{_fmt_ci(m['plcc_ci'])} | {_fmt(m['plcc_4pl'])} | "
+            f"{_pct(m['parse_failure_rate'])} |"
+        )
+    mean = metrics["mean"]
+    lines.append(
+        f"| **mean** | | {_fmt(mean['srcc'])} | {_fmt(mean['krcc'])} | {_fmt(mean['plcc'])} | "
+        f"{_fmt(mean['plcc_4pl'])} | |"
+    )
+    lines += ["", "## Beside the paper (Table 2, trained on KADID-10K) and classical baselines", ""]
+    lines += [
+        "SRCC:",
+        "",
+        *_comparison_table(metrics, "srcc"),
+        "",
+        "PLCC:",
+        "",
+        *_comparison_table(metrics, "plcc"),
+    ]
+    lines += ["", *(f"- {note}" for note in notes)] if notes else []
+    lines += [
+        "",
+        "Measured baselines are sign-flipped where lower is better. Paper numbers are on the full "
+        "public sets; datasets the paper did not test show —.",
+        "",
+        "## Plots",
+        "",
+    ]
+    lines += [f"![{p.stem}]({p.as_posix()})" for p in plots]
+    return "\n".join(lines) + "\n"

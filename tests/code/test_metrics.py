@@ -1,0 +1,97 @@
+"""Evaluation metrics against scipy, the 4PL fit, seeded bootstrap CIs, and the paper numbers in the report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from vqr1.evaluate import metrics, paper, report
+
+
+@pytest.fixture
+def pairs() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    mos = rng.uniform(1, 5, 60)
+    pred = mos + rng.normal(0, 0.8, 60)
+    return pred, mos
+
+
+def test_correlations_match_scipy(pairs: tuple[np.ndarray, np.ndarray]) -> None:
+    pred, mos = pairs
+    m = metrics.dataset_metrics(pred, mos, n_resamples=0, seed=0)
+    assert m["srcc"] == pytest.approx(stats.spearmanr(pred, mos).statistic)
+    assert m["krcc"] == pytest.approx(stats.kendalltau(pred, mos).statistic)
+    assert m["plcc"] == pytest.approx(stats.pearsonr(pred, mos).statistic)
+    assert m["n"] == len(pred)
+    assert m["srcc_ci"] is None  # no resamples asked
+
+
+def test_nan_predictions_are_dropped_not_filled(pairs: tuple[np.ndarray, np.ndarray]) -> None:
+    pred, mos = pairs
+    holed = pred.copy()
+    holed[:5] = np.nan
+    m = metrics.dataset_metrics(holed, mos, n_resamples=0, seed=0, parse_failure_rate=0.25)
+    assert m["n"] == len(pred) - 5
+    assert m["srcc"] == pytest.approx(stats.spearmanr(pred[5:], mos[5:]).statistic)
+    assert m["parse_failure_rate"] == 0.25
+
+
+def test_undefined_metrics_are_none() -> None:
+    mos = np.linspace(1, 5, 10)
+    constant = metrics.dataset_metrics(np.full(10, 3.0), mos, n_resamples=20, seed=0)
+    assert all(constant[k] is None for k in ("srcc", "krcc", "plcc", "plcc_4pl", "srcc_ci", "plcc_ci"))
+    too_few = metrics.dataset_metrics(np.array([1.0, 2.0]), np.array([2.0, 1.0]), n_resamples=20, seed=0)
+    assert too_few["srcc"] is None and too_few["n"] == 2
+
+
+def test_logistic4_fit_recovers_known_parameters() -> None:
+    rng = np.random.default_rng(3)
+    truth = (4.6, 1.2, 2.5, 0.4)
+    x = rng.uniform(0.5, 4.5, 400)
+    y = metrics.logistic4(x, *truth) + rng.normal(0, 0.02, x.size)
+    fitted = metrics.fit_logistic4(x, y)
+    assert fitted is not None
+    np.testing.assert_allclose(fitted, truth, rtol=0.05)
+
+
+def test_plcc_4pl_removes_a_monotone_nonlinearity() -> None:
+    x = np.linspace(0, 1, 200)
+    y = metrics.logistic4(x, 5.0, 1.0, 0.5, 0.05)
+    raw = metrics.plcc(x, y)
+    assert metrics.plcc_4pl(x, y) == pytest.approx(1.0, abs=1e-6)
+    assert raw < 0.99
+
+
+def test_bootstrap_is_deterministic_with_a_seed(pairs: tuple[np.ndarray, np.ndarray]) -> None:
+    pred, mos = pairs
+    first = metrics.bootstrap_ci(pred, mos, metrics.srcc, n_resamples=200, seed=42)
+    again = metrics.bootstrap_ci(pred, mos, metrics.srcc, n_resamples=200, seed=42)
+    other = metrics.bootstrap_ci(pred, mos, metrics.srcc, n_resamples=200, seed=43)
+    assert first == again
+    assert first != other
+    assert first is not None and first["low"] < metrics.srcc(pred, mos) < first["high"]
+
+
+def test_mean_over_datasets_is_none_when_one_lacks_a_value() -> None:
+    per_set = {"a": {"srcc": 0.5, "krcc": 0.3, "plcc": 0.6, "plcc_4pl": 0.7}, "b": {"srcc": 0.7}}
+    mean = metrics.mean_over(per_set)
+    assert mean["srcc"] == pytest.approx(0.6)
+    assert mean["plcc"] is None
+
+
+def test_report_puts_paper_numbers_beside_ours() -> None:
+    rng = np.random.default_rng(0)
+    mos = rng.uniform(1, 5, 30)
+    per_set = {
+        name: {**metrics.dataset_metrics(mos + rng.normal(0, 1, 30), mos, 50, 0, 0.0), "n_errors": 0}
+        for name in ("bid", "synthetic")
+    }
+    page = report.render_markdown(
+        {"datasets": per_set, "mean": metrics.mean_over(per_set)}, {"seed": 0}, [], ["a note"]
+    )
+    assert f"{paper.SRCC[paper.REFERENCE]['BID']:.3f}" in page
+    assert f"{paper.PLCC[paper.REFERENCE]['BID']:.3f}" in page
+    assert f"{per_set['bid']['srcc']:.3f}" in page
+    assert "- a note" in page
+    assert paper.paper_value(paper.SRCC, paper.REFERENCE, "synthetic") is None

@@ -1,0 +1,127 @@
+"""`vqr1 evaluate score` on the format-warmed tiny model: single image, folder CSV, --json, bad files, adapters."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+from typer.testing import CliRunner
+
+from vqr1.errors import ConfigError
+from vqr1.evaluate.commands import FOLDER_CSV, app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def images(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of 5 synthetic images."""
+    folder = tmp_path_factory.mktemp("score-images")
+    for src in sorted((synth_root / "kadid10k" / "images").glob("*.png"))[:5]:
+        shutil.copy(src, folder / src.name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def params_file(warm_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("score-params") / "params.yaml"
+    cfg = {
+        "data": {"datasets": ["synthetic"], "train_datasets": ["synthetic"], "eval_datasets": ["synthetic"]},
+        "model": {
+            "base": str(warm_model_dir),
+            "min_pixels": 784,
+            "max_pixels": 12544,
+            "torch_dtype": "float32",
+        },
+        "train": {"run_name": "absent"},
+        "evaluate": {"max_new_tokens": 24, "batch_size": 4},
+    }
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _score(params_file: Path, *args: str) -> tuple[int, str, BaseException | None]:
+    result = runner.invoke(app, ["score", "--params", str(params_file), *args])
+    return result.exit_code, result.stdout, result.exception
+
+
+def test_single_image_prints_reasoning_and_score(params_file: Path, images: Path) -> None:
+    image = sorted(images.glob("*.png"))[0]
+    code, out, exc = _score(params_file, str(image), "--adapter", "none")
+    assert code == 0, exc
+    assert "<think>" in out and image.name in out
+    assert any(line.startswith(str(image)) and "->" not in line for line in out.splitlines())
+
+
+def test_json_with_samples_reports_mean_and_std(params_file: Path, images: Path) -> None:
+    image = sorted(images.glob("*.png"))[0]
+    code, out, exc = _score(
+        params_file, str(image), "--adapter", "none", "--json", "--samples", "3", "--temperature", "1.0"
+    )
+    assert code == 0, exc
+    (record,) = json.loads(out)
+    assert len(record["scores"]) == len(record["reasoning"]) == 3
+    parsed = [s for s in record["scores"] if s is not None]
+    assert parsed, "the warmed model should write parsable answers"
+    assert record["mean"] == pytest.approx(sum(parsed) / len(parsed))
+    assert record["parse_failures"] == 3 - len(parsed)
+    assert (record["std"] is None) == (len(parsed) < 2)
+
+
+def test_folder_writes_a_csv(params_file: Path, images: Path) -> None:
+    code, _, exc = _score(params_file, str(images), "--adapter", "none")
+    assert code == 0, exc
+    table = pd.read_csv(images / FOLDER_CSV)
+    assert sorted(Path(p).name for p in table["path"]) == sorted(p.name for p in images.glob("*.png"))
+    assert table["error"].isna().all()
+
+
+def test_corrupt_files_get_their_own_error_and_the_rest_scores(
+    params_file: Path, images: Path, tmp_path: Path
+) -> None:
+    good = sorted(images.glob("*.png"))[:2]
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(good[0].read_bytes()[:200])  # truncated PNG
+    not_image = tmp_path / "notes.jpg"
+    not_image.write_text("not an image")
+    thin = tmp_path / "thin.png"
+    Image.new("RGB", (600, 2)).save(thin)  # readable, but the Qwen processor refuses the aspect ratio
+    args = [str(good[0]), str(corrupt), str(not_image), str(thin), str(good[1])]
+    code, out, _ = _score(params_file, *args, "--adapter", "none", "--json")
+    assert code == 1
+    records = {Path(r["path"]).name: r for r in json.loads(out)}
+    for bad in (corrupt, not_image, thin):
+        assert str(bad) in records[bad.name]["error"]
+        assert records[bad.name]["scores"] == []
+    for ok in good:
+        assert records[ok.name]["error"] is None and len(records[ok.name]["scores"]) == 1
+
+
+def test_missing_adapter_is_an_error_not_a_silent_base_model(params_file: Path, images: Path) -> None:
+    code, _, exc = _score(params_file, str(images))
+    assert code != 0
+    assert isinstance(exc, ConfigError) and "--adapter none" in str(exc)
+
+
+def test_scores_with_a_lora_adapter(
+    params_file: Path, warm_model_dir: Path, images: Path, tmp_path: Path
+) -> None:
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForImageTextToText
+
+    base = AutoModelForImageTextToText.from_pretrained(warm_model_dir)
+    lora = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    lora.save_pretrained(tmp_path / "adapter")
+    image = sorted(images.glob("*.png"))[0]
+    code, out, exc = _score(params_file, str(image), "--adapter", str(tmp_path / "adapter"), "--json")
+    assert code == 0, exc
+    (record,) = json.loads(out)
+    assert record["error"] is None and record["mean"] is not None and not math.isnan(record["mean"])
+    code, _, exc = _score(params_file, str(image), "--adapter", str(tmp_path))
+    assert isinstance(exc, ConfigError) and "adapter_config.json" in str(exc)
