@@ -24,6 +24,9 @@ class SplitParams(_Strict):
     method: Literal["by_reference", "paper_lists"] = "by_reference"
     fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
     seed: int = 42
+    # the paper's KADID-10K split lists: fetched from lists_url, or read from a local lists_dir
+    lists_url: str = "https://raw.githubusercontent.com/TianheWu/VisualQuality-R1/main/datasets/KADID-10K"
+    lists_dir: str | None = None
 
     @model_validator(mode="after")
     def _fractions_sum_to_one(self) -> SplitParams:
@@ -45,6 +48,16 @@ class DownloadParams(_Strict):
     max_extract_bytes: int = 200_000_000_000
 
 
+class SyntheticParams(_Strict):
+    """Size of the generated ``synthetic`` set (vqr1.data.synth): references x types x 5 levels."""
+
+    references: int = 8
+    types: int = 6
+    width: int = 256
+    height: int = 192
+    seed: int = 42
+
+
 class GateParams(_Strict):
     workers: int = 2
     min_side: int = 16
@@ -60,6 +73,7 @@ class DataParams(_Strict):
     sources: dict[str, SourceOverride] = Field(default_factory=dict)
     download: DownloadParams = DownloadParams()
     gate: GateParams = GateParams()
+    synthetic: SyntheticParams = SyntheticParams()
 
     @model_validator(mode="after")
     def _used_sets_are_fetched(self) -> DataParams:

@@ -1,4 +1,4 @@
-"""`vqr1 data ...`: the synthetic set (and, with the data pipeline, download/normalise/validate)."""
+"""`vqr1 data ...`: the synthetic set, the catalogue, and the download / normalize / validate stages."""
 
 from __future__ import annotations
 
@@ -39,3 +39,51 @@ def synth_command(
     if zip_path is not None:
         synth.write_zip(folder, zip_path)
         console.print(f"archive: {zip_path}")
+
+
+RootOption = Annotated[Path, typer.Option(help="Workspace root holding params.yaml (the stage's cwd)")]
+
+
+@app.command("download")
+def download_command(name: str, root: RootOption = Path(".")) -> None:
+    """Fetch (or generate), verify and extract one dataset into ROOT/data/raw/NAME/."""
+    from vqr1.config import load_params
+    from vqr1.data import download
+
+    folder = download.fetch(name, root, load_params(root / "params.yaml").data)
+    console.print(f"[green]{name}[/] ready in {folder}")
+
+
+@app.command("normalize")
+def normalize_command(root: RootOption = Path(".")) -> None:
+    """Write ROOT/data/manifests/<dataset>.parquet for every dataset in params."""
+    from vqr1.config import load_params
+    from vqr1.data import normalize
+
+    for path in normalize.write_manifests(root, load_params(root / "params.yaml").data):
+        console.print(f"manifest: {path}")
+
+
+@app.command("validate")
+def validate_command(root: RootOption = Path(".")) -> None:
+    """Run the data gate; exit 1 with the failed expectations when any dataset fails."""
+    from vqr1.config import load_params
+    from vqr1.data import gate
+
+    summary = gate.run(root, load_params(root / "params.yaml").data)
+    console.print(f"[green]data gate passed[/] ({summary['seconds']} s); report {root / gate.REPORT_DIR}")
+
+
+@app.command("catalogue")
+def catalogue_command() -> None:
+    """List the catalogued datasets: source, expected count, raw scale and direction."""
+    from rich.table import Table
+
+    from vqr1.data.catalogue import DATASETS
+
+    table = Table("name", "images", "raw scale", "source", "notes")
+    for d in DATASETS.values():
+        source = "generated" if d.generated else ("download" if d.archives else "manual")
+        scale = f"{d.mos_range[0]:g}-{d.mos_range[1]:g} {'higher' if d.higher_better else 'lower'} better"
+        table.add_row(d.name, str(d.count or "params"), scale, source, d.notes)
+    Console().print(table)

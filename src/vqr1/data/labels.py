@@ -1,0 +1,317 @@
+"""One parser per real label format (SPEC §2), all returning the same three columns.
+
+Each parser reads a dataset's own label file from ``data/raw/<name>/`` and returns a frame with
+``image`` (posix path relative to that folder), ``ref_id`` (reference image id, or None) and
+``mos_raw`` (float, the published scale and direction). Structural problems (file missing, columns
+missing or extra, malformed lines) raise DataError here; value problems (NaN or out-of-range MOS,
+duplicates, missing or corrupt images) are left in the frame for the data gate to report.
+
+Archives from mirrors nest folders differently, so label files are found anywhere under the
+dataset folder and image names are resolved through an index of the image files present; a listed
+image that is absent keeps its expected path so that the gate reports it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+
+from vqr1.data.catalogue import Dataset
+from vqr1.errors import DataError
+
+COLUMNS = ["image", "ref_id", "mos_raw"]
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"})
+
+Parser = Callable[[Path, Dataset], pd.DataFrame]
+
+
+class _Images:
+    """Resolves listed image names to files under the dataset folder, wherever a mirror put them."""
+
+    def __init__(self, raw_dir: Path, dataset: str) -> None:
+        self.raw_dir, self.dataset = raw_dir, dataset
+        self.by_name: dict[str, list[str]] = defaultdict(list)
+        for path in raw_dir.rglob("*"):
+            if path.suffix.lower() in IMAGE_SUFFIXES and "__MACOSX" not in path.parts:
+                self.by_name[path.name.lower()].append(path.relative_to(raw_dir).as_posix())
+
+    def resolve(self, name: str, preferred: Path) -> str:
+        """``preferred`` if it exists, else the one file of that name, else ``preferred`` (gate flags it)."""
+        if (self.raw_dir / preferred).is_file():
+            return PurePosixPath(preferred).as_posix()
+        found = self.by_name.get(PurePosixPath(name).name.lower(), [])
+        if len(found) > 1:
+            raise DataError(f"{self.dataset}: image name {name!r} is ambiguous: {sorted(found)[:3]}")
+        return found[0] if found else PurePosixPath(preferred).as_posix()
+
+    def resolve_all(self, names: Iterable[str], folder: Path) -> list[str]:
+        return [self.resolve(str(n), folder / str(n)) for n in names]
+
+
+def find_label(raw_dir: Path, entry: Dataset, pattern: str | None = None) -> Path:
+    """The one label file matching ``pattern`` (default: the catalogue's) anywhere under ``raw_dir``."""
+    pattern = pattern or entry.label
+    found = sorted(p for p in Path(raw_dir).rglob(pattern) if p.is_file() and "__MACOSX" not in p.parts)
+    if not found:
+        raise DataError(f"{entry.name}: label file {pattern!r} not found under {raw_dir}")
+    if len(found) > 1:
+        raise DataError(f"{entry.name}: {len(found)} files match {pattern!r} under {raw_dir}: {found[:3]}")
+    return found[0]
+
+
+def _check_columns(df: pd.DataFrame, path: Path, entry: Dataset, required: list[str], exact: bool) -> None:
+    missing = [c for c in required if c not in df.columns]
+    extra = [c for c in df.columns if c not in required] if exact else []
+    if missing or extra:
+        raise DataError(
+            f"{entry.name}: {path}: label columns do not match the {entry.title} format "
+            f"(missing {missing}, extra {extra}; expected {required})"
+        )
+
+
+def _frame(images: list[str], refs: Iterable[str | None], mos: Iterable[object]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "image": images,
+            "ref_id": pd.Series(list(refs), dtype=object),
+            "mos_raw": pd.to_numeric(pd.Series(list(mos), dtype=object), errors="coerce").astype(float),
+        },
+        columns=COLUMNS,
+    )
+
+
+def _read_table(path: Path, entry: Dataset, fields: int, header_word: str | None = None) -> list[list[str]]:
+    """Whitespace-separated lines with exactly ``fields`` fields; an optional header line is skipped."""
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if number == 1 and header_word and header_word in (p.lower() for p in parts):
+            continue
+        if len(parts) != fields:
+            raise DataError(
+                f"{entry.name}: {path}:{number}: expected {fields} fields, got {len(parts)}: {line.strip()!r}"
+            )
+        rows.append(parts)
+    return rows
+
+
+def _read_excel(path: Path, entry: Dataset, required: list[str]) -> pd.DataFrame:
+    """The first sheet that holds every required column (column names compared case-insensitively)."""
+    try:
+        sheets = pd.read_excel(path, sheet_name=None)
+    except (ValueError, OSError) as exc:
+        raise DataError(f"{entry.name}: {path}: unreadable spreadsheet ({exc})") from exc
+    for frame in sheets.values():
+        frame = frame.rename(columns=lambda c: str(c).strip())
+        lowered = {c.lower(): c for c in frame.columns}
+        if all(r.lower() in lowered for r in required):
+            return frame.rename(columns={lowered[r.lower()]: r for r in required})
+    columns = {name: [str(c) for c in f.columns] for name, f in sheets.items()}
+    raise DataError(f"{entry.name}: {path}: no sheet has the columns {required} (found {columns})")
+
+
+def parse_kadid(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
+    """KADID-10K (and the synthetic set): ``dmos.csv`` = dist_img,ref_img,dmos,var; images in ``images/``."""
+    path = find_label(raw_dir, entry)
+    df = pd.read_csv(path)
+    _check_columns(df, path, entry, ["dist_img", "ref_img", "dmos", "var"], exact=True)
+    folder = path.parent.relative_to(raw_dir) / "images"
+    images = _Images(raw_dir, entry.name).resolve_all(df["dist_img"], folder)
+    refs = [PurePosixPath(str(r)).stem for r in df["ref_img"]]
+    return _frame(images, refs, df["dmos"])
+
+
+KONIQ_COLUMNS = ["image_name", "c1", "c2", "c3", "c4", "c5", "c_total", "MOS", "SD", "MOS_zscore"]
+
+
+def parse_koniq(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
+    """KonIQ-10k: the scores csv (MOS on 1-5); images in ``1024x768/``."""
+    path = find_label(raw_dir, entry)
+    df = pd.read_csv(path)
+    _check_columns(df, path, entry, KONIQ_COLUMNS, exact=True)
+    images = _Images(raw_dir, entry.name).resolve_all(df["image_name"], Path("1024x768"))
+    return _frame(images, [None] * len(df), df["MOS"])
+
+
+def parse_spaq(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
+    """SPAQ: ``MOS and Image attribute scores.xlsx`` (Image name, MOS 0-100, attributes); ``TestImage/``."""
+    path = find_label(raw_dir, entry)
+    df = _read_excel(path, entry, ["Image name", "MOS"])
+    images = _Images(raw_dir, entry.name).resolve_all(df["Image name"], Path("TestImage"))
+    return _frame(images, [None] * len(df), df["MOS"])
+
+
+def _mat_strings(values: np.ndarray) -> list[str]:
+    """A MATLAB cell array of strings as loaded by scipy.io.loadmat, flattened to Python strings."""
+    out = []
+    for v in np.asarray(values, dtype=object).ravel():
+        while isinstance(v, np.ndarray):
+            v = v.ravel()[0] if v.size else ""
+        out.append(str(v))
+    return out
+
+
+def _loadmat(path: Path, entry: Dataset, key: str) -> np.ndarray:
+    from scipy.io import loadmat
+
+    try:
+        content = loadmat(path)
+    except (ValueError, OSError, TypeError) as exc:
+        raise DataError(f"{entry.name}: {path}: unreadable .mat file ({exc})") from exc
+    if key not in content:
+        found = sorted(k for k in content if not k.startswith("__"))
+        raise DataError(f"{entry.name}: {path}: variable {key!r} missing (found {found})")
+    return content[key]
+
+
+def parse_clive(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
+    """LIVE Challenge: ``Data/AllMOS_release.mat`` + ``Data/AllImages_release.mat``; images in ``Images/``."""
+    mos_path = find_label(raw_dir, entry)
+    names_path = find_label(raw_dir, entry, "AllImages_release.mat")
+    mos = np.asarray(_loadmat(mos_path, entry, "AllMOS_release"), dtype=float).ravel()
+    names = _mat_strings(_loadmat(names_path, entry, "AllImages_release"))
+    if len(mos) != len(names):
+        raise DataError(f"{entry.name}: {mos_path}: {len(mos)} scores but {len(names)} image names")
+    folder = mos_path.parent.parent.relative_to(raw_dir) / "Images"
+    return _frame(_Images(raw_dir, entry.name).resolve_all(names, folder), [None] * len(names), mos)
+
+
+def parse_bid(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
+    """BID: ``DatabaseGrades.xls`` (Image Number, Average Subjective Grade 0-5); ``DatabaseImageNNNN.JPG``."""
+    path = find_label(raw_dir, entry)
+    df = _read_excel(path, entry, ["Image Number", "Average Subjective Grade"])
+    numbers = pd.to_numeric(df["Image Number"], errors="coerce")
+    if numbers.isna().any():
+        raise DataError(
+            f"{entry.name}: {path}: non-numeric 'Image Number' in row {int(numbers.isna().idxmax()) + 2}"
+        )
+    names = [f"DatabaseImage{int(n):04d}.JPG" for n in numbers]
+    images = _Images(raw_dir, entry.name).resolve_all(names, path.parent.relative_to(raw_dir))
+    return _frame(images, [None] * len(df), df["Average Subjective Grade"])
+
+
+def parse_agiqa(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
+    """AGIQA-3K: ``data.csv`` with name, prompt, ..., mos_quality, std_quality, mos_align, std_align."""
+    path = find_label(raw_dir, entry)
+    df = pd.read_csv(path)
+    _check_columns(df, path, entry, ["name", "prompt", "mos_quality", "std_quality"], exact=False)
+    images = _Images(raw_dir, entry.name).resolve_all(df["name"], path.parent.relative_to(raw_dir))
+    return _frame(images, [None] * len(df), df["mos_quality"])
+
+
+def parse_sriqa(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
+    """SRIQA-Bench: ``MOS/x{i}.txt`` per group, lines ``name score``; images in ``x{i}/`` (unverified)."""
+    files = sorted(
+        p for p in raw_dir.rglob(entry.label) if p.parent.name == "MOS" and re.fullmatch(r"x\d+", p.stem)
+    )
+    if not files:
+        raise DataError(f"{entry.name}: no MOS/x{{i}}.txt label files under {raw_dir}")
+    index = _Images(raw_dir, entry.name)
+    images, mos = [], []
+    for path in files:
+        folder = path.parent.parent.relative_to(raw_dir) / path.stem
+        for name, score in _read_table(path, entry, fields=2):
+            images.append(index.resolve(f"{path.stem}/{name}", folder / name))
+            mos.append(score)
+    return _frame(images, [None] * len(images), mos)
+
+
+def parse_ref_dist_mos(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
+    """Deblurring / dehazing: text lines ``ref dist mos`` (an optional header line naming ``mos``)."""
+    path = find_label(raw_dir, entry)
+    rows = _read_table(path, entry, fields=3, header_word="mos")
+    folder = path.parent.relative_to(raw_dir)
+    images = _Images(raw_dir, entry.name).resolve_all([r[1] for r in rows], folder)
+    return _frame(images, [PurePosixPath(r[0]).stem for r in rows], [r[2] for r in rows])
+
+
+def parse_tid2013(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
+    """TID2013: ``mos_with_names.txt`` lines ``mos name`` (0-9); ``distorted_images/iRR_TT_L.bmp``."""
+    path = find_label(raw_dir, entry)
+    rows = _read_table(path, entry, fields=2)
+    names = [r[1] for r in rows]
+    images = _Images(raw_dir, entry.name).resolve_all(
+        names, path.parent.relative_to(raw_dir) / "distorted_images"
+    )
+    return _frame(images, [n[:3].upper() for n in names], [r[0] for r in rows])
+
+
+# LIVE release 2: dmos.mat lists the five distortion folders in this order, images img1..imgN each.
+LIVE_FOLDERS = (("jp2k", 227), ("jpeg", 233), ("wn", 174), ("gblur", 174), ("fastfading", 174))
+
+
+def parse_live(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
+    """LIVE: ``dmos.mat`` (dmos, orgs) + ``refnames_all.mat``; reference rows (orgs == 1) dropped."""
+    path = find_label(raw_dir, entry)
+    dmos = np.asarray(_loadmat(path, entry, "dmos"), dtype=float).ravel()
+    orgs = np.asarray(_loadmat(path, entry, "orgs")).ravel()
+    refs = _mat_strings(_loadmat(find_label(raw_dir, entry, "refnames_all.mat"), entry, "refnames_all"))
+    expected = sum(n for _, n in LIVE_FOLDERS)
+    if not len(dmos) == len(orgs) == len(refs) == expected:
+        raise DataError(
+            f"{entry.name}: {path}: expected {expected} entries in dmos/orgs/refnames_all, "
+            f"got {len(dmos)}/{len(orgs)}/{len(refs)}"
+        )
+    base = path.parent.relative_to(raw_dir)
+    names = [f"{folder}/img{i}.bmp" for folder, n in LIVE_FOLDERS for i in range(1, n + 1)]
+    index = _Images(raw_dir, entry.name)
+    keep = orgs == 0
+    images = [index.resolve(n, base / n) for n, k in zip(names, keep, strict=True) if k]
+    ref_ids = [PurePosixPath(r).stem for r, k in zip(refs, keep, strict=True) if k]
+    return _frame(images, ref_ids, dmos[keep])
+
+
+# CSIQ distortion names in csiq.DMOS.xlsx -> the tag in the image file names (unverified).
+CSIQ_TAGS = {
+    "noise": "AWGN",
+    "jpeg": "JPEG",
+    "jpeg 2000": "jpeg2000",
+    "f noise": "fnoise",
+    "blur": "BLUR",
+    "contrast": "contrast",
+}
+
+
+def parse_csiq(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
+    """CSIQ: ``csiq.DMOS.xlsx`` (image, dst_type, dst_lev, dmos); ``dst_imgs/<type>/<image>.<TAG>.<lev>.png``."""
+    path = find_label(raw_dir, entry)
+    df = _read_excel(path, entry, ["image", "dst_type", "dst_lev", "dmos"])
+    unknown = sorted(set(df["dst_type"].astype(str).str.lower()) - set(CSIQ_TAGS))
+    if unknown:
+        raise DataError(f"{entry.name}: {path}: unknown dst_type values {unknown}")
+    names = [
+        f"{img}.{CSIQ_TAGS[str(t).lower()]}.{int(lev)}.png"
+        for img, t, lev in zip(df["image"], df["dst_type"], df["dst_lev"], strict=True)
+    ]
+    folder = path.parent.relative_to(raw_dir) / "dst_imgs"
+    images = _Images(raw_dir, entry.name).resolve_all(names, folder)
+    return _frame(images, [str(i) for i in df["image"]], df["dmos"])
+
+
+PARSERS: dict[str, Parser] = {
+    "kadid": parse_kadid,
+    "koniq": parse_koniq,
+    "spaq": parse_spaq,
+    "clive": parse_clive,
+    "bid": parse_bid,
+    "agiqa": parse_agiqa,
+    "sriqa": parse_sriqa,
+    "ref_dist_mos": parse_ref_dist_mos,
+    "tid2013": parse_tid2013,
+    "live": parse_live,
+    "csiq": parse_csiq,
+}
+
+
+def parse(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
+    """Parse ``raw_dir`` with the entry's parser; a missing folder says which stage to run."""
+    if not Path(raw_dir).is_dir():
+        raise DataError(f"{entry.name}: {raw_dir} does not exist; run the download stage first")
+    return PARSERS[entry.parser](Path(raw_dir), entry)

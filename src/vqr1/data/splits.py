@@ -1,0 +1,100 @@
+"""Train/val/test splits: by reference image (deterministic for a seed) or the paper's published lists.
+
+Splitting by reference keeps every distorted version of one photo in one split, so validation never
+sees content the policy trained on. Groups are sorted before the seeded permutation, so the split
+depends only on the seed and the group names, never on file or set iteration order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+
+from vqr1.config import DataParams
+from vqr1.data import download
+from vqr1.data.catalogue import Dataset
+from vqr1.errors import DataError
+
+SPLITS = ("train", "val", "test")
+LISTS_LOCK_KEY = "kadid10k_split_lists"
+LIST_FILES = {split: f"KADID-10K_{split}_set.txt" for split in SPLITS}
+
+
+def split_counts(n: int, fractions: tuple[float, float, float]) -> tuple[int, int, int]:
+    """Groups per split, rounding half up: 81 KADID references -> 49/16/16 (6,125/2,000/2,000 images)."""
+    n_train = int(np.floor(fractions[0] * n + 0.5))
+    n_val = min(n - n_train, int(np.floor(fractions[1] * n + 0.5)))
+    return n_train, n_val, n - n_train - n_val
+
+
+def by_group(groups: pd.Series, fractions: tuple[float, float, float], seed: int) -> pd.Series:
+    """Assign each distinct group (reference id) to one split; rows follow their group."""
+    keys = sorted(groups.astype(str).unique())
+    order = np.random.default_rng(seed).permutation(len(keys))
+    n_train, n_val, _ = split_counts(len(keys), fractions)
+    label = {}
+    for rank, index in enumerate(order):
+        label[keys[index]] = "train" if rank < n_train else "val" if rank < n_train + n_val else "test"
+    return groups.astype(str).map(label)
+
+
+def _list_paths(root: Path, data: DataParams, progress: bool) -> dict[str, Path]:
+    """The three paper list files, local (data.split.lists_dir) or fetched, each checksum-verified."""
+    if data.split.lists_dir:
+        folder = Path(data.split.lists_dir)
+        folder = folder if folder.is_absolute() else root / folder
+    else:
+        folder = root / "data" / "splits" / "kadid10k"
+    paths = {}
+    for split, name in LIST_FILES.items():
+        path = folder / name
+        if not path.exists():
+            if data.split.lists_dir:
+                raise DataError(f"{path}: paper split list missing (data.split.lists_dir)")
+            url = f"{data.split.lists_url.rstrip('/')}/{name}"
+            download.fetch_url(url, path, data.download, label=name, progress=progress)
+        download.verify(root, LISTS_LOCK_KEY, path, None)
+        paths[split] = path
+    return paths
+
+
+def paper_lists(root: Path, data: DataParams, progress: bool = True) -> dict[str, str]:
+    """Image file name -> split from the published lists (first token of each line, its base name)."""
+    mapping: dict[str, str] = {}
+    for split, path in _list_paths(Path(root), data, progress).items():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            name = PurePosixPath(line.split()[0].replace("\\", "/")).name
+            if mapping.setdefault(name, split) != split:
+                raise DataError(f"{path}: {name} is listed in both {mapping[name]} and {split}")
+    return mapping
+
+
+def apply_lists(images: pd.Series, mapping: dict[str, str], dataset: str) -> pd.Series:
+    """Split of each image by base name; an image absent from every list is an error."""
+    splits = images.map(lambda p: mapping.get(PurePosixPath(p).name))
+    missing = images[splits.isna()]
+    if len(missing):
+        raise DataError(
+            f"{dataset}: {len(missing)} images are in none of the paper split lists, e.g. {list(missing[:3])}"
+        )
+    return splits
+
+
+def assign(
+    frame: pd.DataFrame, entry: Dataset, root: Path, data: DataParams, progress: bool = True
+) -> pd.Series:
+    """The split column: evaluation sets are all "test"; training sets by reference or by the paper lists.
+
+    The paper lists exist only for KADID-10K, so they apply to KADID-format sets; any other training
+    set is split by reference (by image where the set has no references).
+    """
+    if entry.name not in data.train_datasets:
+        return pd.Series("test", index=frame.index)
+    if data.split.method == "paper_lists" and entry.parser == "kadid":
+        return apply_lists(frame["image"], paper_lists(root, data, progress), entry.name)
+    groups = frame["ref_id"].where(frame["ref_id"].notna(), frame["image"])
+    return by_group(groups, data.split.fractions, data.split.seed)
