@@ -1,0 +1,72 @@
+"""Validated manifests -> the GRPO training dataset (the train area's view of the data contract).
+
+Reads ONLY ``data/validated/<dataset>.parquet`` (written by the validate stage once the gate passed)
+and returns a ``datasets.Dataset`` with the columns GRPOTrainer and the rewards need:
+
+- ``prompt``: the conversational prompt of :func:`vqr1.prompts.conversation` (image placeholder + text);
+- ``image``: the image file, decoded lazily to PIL by the ``datasets.Image`` feature;
+- ``mos`` (float, 1-5), ``image_id`` (unique per row: ``<dataset>/<image path>``), ``dataset`` (str).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vqr1.errors import DataError
+from vqr1.prompts import conversation
+
+REQUIRED_COLUMNS = ("image", "dataset", "mos", "split")
+VALIDATED_DIR = Path("data/validated")
+
+
+def validated_path(root: Path, dataset: str) -> Path:
+    return Path(root) / VALIDATED_DIR / f"{dataset}.parquet"
+
+
+def read_split(root: Path, dataset: str, split: str = "train") -> pd.DataFrame:
+    """The rows of one validated manifest in ``split``, with image paths resolved against ``root``."""
+    path = validated_path(root, dataset)
+    if not path.is_file():
+        raise DataError(f"{path}: validated manifest missing (run the validate stage first)")
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a corrupt file
+        raise DataError(f"{path}: cannot read parquet ({exc})") from exc
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {missing}")
+    rows = frame[frame["split"] == split]
+    mos = pd.to_numeric(rows["mos"], errors="coerce").to_numpy(dtype=np.float64)
+    if not np.isfinite(mos).all():
+        raise DataError(
+            f"{path}: {int((~np.isfinite(mos)).sum())} {split} row(s) with a missing or non-numeric mos"
+        )
+    files = [Path(root) / p for p in rows["image"].astype(str)]
+    absent = [str(f) for f in files if not f.is_file()]
+    if absent:
+        raise DataError(f"{path}: {len(absent)} image(s) not found, e.g. {absent[0]}")
+    return pd.DataFrame(
+        {
+            "image": [str(f.resolve()) for f in files],
+            "mos": mos,
+            "image_id": [f"{dataset}/{p}" for p in rows["image"].astype(str)],
+            "dataset": dataset,
+        }
+    )
+
+
+def training_dataset(root: Path, datasets: list[str], thinking: bool = True, split: str = "train"):
+    """The GRPO dataset over ``datasets`` (rows of ``split``); raises DataError when there is nothing to train on."""
+    from datasets import Dataset, Image
+
+    frame = pd.concat([read_split(root, name, split) for name in datasets], ignore_index=True)
+    if frame.empty:
+        raise DataError(f"{Path(root) / VALIDATED_DIR}: no '{split}' rows in {datasets}")
+    prompt = conversation(thinking)
+    data = Dataset.from_dict(
+        {"prompt": [prompt] * len(frame), **{c: frame[c].tolist() for c in frame.columns}}
+    )
+    return data.cast_column("image", Image())

@@ -1,0 +1,57 @@
+"""DVC stage `train`: GRPO + LoRA on data/validated -> models/<train.run_name>, dvclive/.
+
+Run in a workspace root (cwd) that holds params.yaml. With ``train.accelerate_config`` set, the
+stage re-launches itself through ``accelerate launch --config_file <that file>`` (one GPU, DDP or
+DeepSpeed ZeRO-2/3, see configs/accelerate/); empty, it trains in this process (CPU, demo, tests).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from vqr1.config import load_params
+from vqr1.errors import ConfigError, Vqr1Error
+
+LAUNCHED = "VQR1_ACCELERATE_LAUNCHED"
+SOURCE_ROOT = Path(__file__).resolve().parents[3]  # the checkout, for configs/accelerate/*.yaml
+
+
+def accelerate_config_path(value: str, root: Path) -> Path:
+    """The accelerate config file: relative to the workspace first, then to the vqr1 checkout."""
+    for candidate in (root / value, SOURCE_ROOT / value):
+        if candidate.is_file():
+            return candidate.resolve()
+    raise ConfigError(f"train.accelerate_config={value!r}: no such file in {root} or {SOURCE_ROOT}")
+
+
+def launch_command(config: Path) -> list[str]:
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or "accelerate"
+    return [accelerate, "launch", "--config_file", str(config), "-m", "vqr1.stages.train"]
+
+
+def main() -> int:
+    console = Console(stderr=True)
+    root = Path.cwd()
+    try:
+        params = load_params(root / "params.yaml")
+        if params.train.accelerate_config and not os.environ.get(LAUNCHED):
+            command = launch_command(accelerate_config_path(params.train.accelerate_config, root))
+            console.print(f"launching: {' '.join(command)}")
+            os.execvpe(command[0], command, {**os.environ, LAUNCHED: "1"})
+        from vqr1.train.grpo import run
+
+        out = run(root, params)
+    except Vqr1Error as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 1
+    console.print(f"[green]trained[/] {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

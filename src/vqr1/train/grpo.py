@@ -1,0 +1,311 @@
+"""GRPO with LoRA on Qwen2.5-VL: a thin layer over TRL's GRPOTrainer and PEFT, configured from params.
+
+What lives here and why:
+
+- :func:`grpo_config` sets the paper recipe EXPLICITLY (TRL 1.x defaults differ: beta 0, loss "dapo",
+  top_k 0). ``per_device_train_batch_size`` counts completions: images_per_batch x K.
+- :class:`GroupedGRPOTrainer` is GRPOTrainer with one override, the train sampler, so that every
+  reward call sees images of ONE dataset (:mod:`vqr1.train.sampler`). Nothing else is forked.
+- :func:`peft_config`: LoRA on the language model only (vision tower frozen), or also on the vision
+  blocks (``tuning=lora_vision``); ``tuning=full`` trains every weight (no PEFT).
+- :func:`run` trains with resume from the last complete checkpoint, writes the adapter + processor,
+  the model card and (optionally) merged weights, and logs metrics with dvclive.
+
+Checkpoints record a fingerprint of everything that shapes the trajectory (params and data hashes);
+a rerun resumes only when it matches, so changed params never continue a stale run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from vqr1.config import Params, TrainParams
+from vqr1.errors import ConfigError
+from vqr1.fsutil import atomic_path, atomic_write_text
+from vqr1.train import modelcard
+from vqr1.train.rewards import reward_functions
+from vqr1.train.sampler import DatasetGroupedRepeatSampler
+
+console = Console(stderr=True)
+FINGERPRINT = "fingerprint.json"
+# Changing these continues the same run rather than starting a new one.
+RESUMABLE_KEYS = {
+    "max_steps",
+    "num_train_epochs",
+    "save_steps",
+    "save_total_limit",
+    "logging_steps",
+    "merge_weights",
+}
+
+
+def run_dir(root: Path, train: TrainParams) -> Path:
+    return Path(root) / "models" / train.run_name
+
+
+def use_bf16(train: TrainParams) -> bool:
+    return torch.cuda.is_available() if train.bf16 == "auto" else bool(train.bf16)
+
+
+def grpo_config(params: Params, output_dir: Path) -> Any:
+    """The GRPOConfig of the paper recipe (SPEC §1), every value that matters set from params."""
+    from trl import GRPOConfig
+
+    t = params.train
+    cuda = torch.cuda.is_available()
+    return GRPOConfig(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=t.images_per_batch * t.num_generations,
+        num_generations=t.num_generations,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        learning_rate=t.learning_rate,
+        beta=t.beta,
+        epsilon=t.epsilon,
+        loss_type=t.loss_type,
+        scale_rewards="group",
+        num_iterations=t.num_iterations,
+        temperature=t.temperature,
+        top_k=t.top_k,
+        top_p=t.top_p,
+        max_completion_length=t.max_completion_length,
+        num_train_epochs=t.num_train_epochs,
+        max_steps=t.max_steps,
+        reward_weights=t.reward_weights,
+        activation_checkpointing=t.gradient_checkpointing,  # transformers 5 name of gradient checkpointing
+        activation_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
+        bf16=use_bf16(t),
+        use_cpu=not cuda,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=t.save_total_limit,
+        logging_steps=t.logging_steps,
+        use_vllm=t.use_vllm,
+        vllm_mode=t.vllm_mode,
+        vllm_gpu_memory_utilization=t.vllm_gpu_memory_utilization,
+        seed=params.seed,
+        data_seed=params.seed,
+        report_to="none",  # dvclive is attached as a callback with our own Live (see _dvclive)
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+    )
+
+
+def peft_config(train: TrainParams) -> Any | None:
+    """LoRA on the language model's ``target_modules`` (vision tower frozen); with ``lora_vision`` also on the
+    vision blocks' ``vision_target_modules``; None for full fine-tuning."""
+    if train.tuning == "full":
+        return None
+    from peft import LoraConfig
+
+    text = "|".join(train.lora.target_modules)
+    pattern = rf".*language_model\..*\.({text})"
+    if train.tuning == "lora_vision":
+        pattern += rf"|.*visual\.blocks\..*\.({'|'.join(train.lora.vision_target_modules)})"
+    return LoraConfig(
+        r=train.lora.r,
+        lora_alpha=train.lora.alpha,
+        lora_dropout=train.lora.dropout,
+        target_modules=pattern,
+        task_type="CAUSAL_LM",
+    )
+
+
+def _grpo_trainer_class() -> type:
+    from trl import GRPOTrainer
+
+    class GroupedGRPOTrainer(GRPOTrainer):
+        """GRPOTrainer whose generation batches hold images of one dataset per reward call."""
+
+        def _get_train_sampler(self, dataset: Any = None) -> DatasetGroupedRepeatSampler:
+            dataset = self.train_dataset if dataset is None else dataset
+            per_call = self.args.per_device_train_batch_size * self.args.steps_per_generation
+            return DatasetGroupedRepeatSampler(
+                labels=dataset["dataset"],
+                images_per_call=per_call // self.num_generations,
+                num_generations=self.num_generations,
+                repeat_count=self.num_iterations * self.args.steps_per_generation,
+                num_processes=self.accelerator.num_processes,
+                shuffle=self.shuffle_dataset,
+                seed=self.args.seed,
+            )
+
+    return GroupedGRPOTrainer
+
+
+def load_policy(params: Params) -> Any:
+    """The trainable base model (LoRA is attached by the trainer from :func:`peft_config`)."""
+    from transformers import AutoModelForImageTextToText
+
+    from vqr1.model.loading import resolve_dtype
+
+    try:
+        model = AutoModelForImageTextToText.from_pretrained(
+            params.model.base,
+            dtype=resolve_dtype(params.model.torch_dtype),
+            attn_implementation=params.model.attn_implementation,
+        )
+    except OSError as exc:
+        raise ConfigError(f"model.base={params.model.base!r}: cannot load the base model ({exc})") from exc
+    if params.train.tuning == "full":
+        model.requires_grad_(True)
+    return model
+
+
+def build_trainer(params: Params, dataset: Any, output_dir: Path, callbacks: list[Any] | None = None) -> Any:
+    """GroupedGRPOTrainer for ``dataset`` (see vqr1.data.training_view) with checkpoints in ``output_dir``."""
+    from vqr1.model.loading import load_processor
+
+    processor = load_processor(params.model.base, params.model, padding_side="left")
+    trainer_cls = _grpo_trainer_class()
+    return trainer_cls(
+        model=load_policy(params),
+        reward_funcs=reward_functions(params.train.reward_funcs, params.train.unparsable, params.seed),
+        args=grpo_config(params, output_dir),
+        train_dataset=dataset,
+        processing_class=processor,
+        peft_config=peft_config(params.train),
+        callbacks=callbacks,
+    )
+
+
+def fingerprint(params: Params, data_versions: dict[str, str]) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed: the params that shape training, and the data hashes."""
+    train = {k: v for k, v in params.train.model_dump().items() if k not in RESUMABLE_KEYS}
+    return {"seed": params.seed, "model": params.model.model_dump(), "train": train, "data": data_versions}
+
+
+def checkpoint_step(checkpoint: Path) -> int:
+    return int(json.loads((checkpoint / "trainer_state.json").read_text())["global_step"])
+
+
+def last_checkpoint(checkpoints: Path) -> Path | None:
+    """The newest ``checkpoint-N`` whose trainer_state.json exists (written last, so the save completed)."""
+    done = [p for p in checkpoints.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+    done = [p for p in done if p.name.removeprefix("checkpoint-").isdigit()]
+    return max(done, key=lambda p: int(p.name.removeprefix("checkpoint-")), default=None)
+
+
+def resume_point(checkpoints: Path, expected: dict[str, Any]) -> Path | None:
+    """The checkpoint to resume from; stale checkpoints (other params or data) are removed."""
+    stamp = checkpoints / FINGERPRINT
+    if checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*")):
+        recorded = json.loads(stamp.read_text()) if stamp.is_file() else None
+        if recorded == json.loads(json.dumps(expected)):
+            return last_checkpoint(checkpoints)
+        console.print(f"[yellow]{checkpoints}: checkpoints from other params or data, starting afresh[/]")
+        shutil.rmtree(checkpoints)
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(stamp, json.dumps(expected, indent=2, sort_keys=True))
+    return None
+
+
+def trim_dvclive(folder: Path, last_step: int) -> None:
+    """Drop plot rows logged after ``last_step``: a killed run may have logged steps past its last
+    checkpoint, and the resumed run logs those steps again."""
+    import pandas as pd
+
+    for tsv in (Path(folder) / "plots" / "metrics").rglob("*.tsv"):
+        rows = pd.read_csv(tsv, sep="\t")
+        if "step" in rows and (rows["step"] > last_step).any():
+            with atomic_path(tsv) as tmp:
+                rows[rows["step"] <= last_step].to_csv(tmp, sep="\t", index=False)
+
+
+def _dvclive(root: Path, resume_step: int | None) -> Any:
+    """transformers' DVCLiveCallback with dvclive's step = the trainer's global step (so a resumed run
+    continues the same x axis) and no dvc.yaml of its own (the stage declares the plots)."""
+    from dvclive import Live
+    from transformers.integrations import DVCLiveCallback
+
+    folder = Path(root) / "dvclive"
+    if resume_step is not None:
+        trim_dvclive(folder, resume_step)
+
+    class StepDVCLiveCallback(DVCLiveCallback):
+        def on_log(self, args, state, control, model=None, logs=None, **kwargs):  # type: ignore[no-untyped-def]
+            if self.live is not None and state.is_world_process_zero:
+                self.live.step = state.global_step
+            super().on_log(args, state, control, model=model, logs=logs, **kwargs)
+
+    live = Live(
+        dir=str(folder), resume=resume_step is not None, save_dvc_exp=False, dvcyaml=None, report=None
+    )
+    return StepDVCLiveCallback(live=live)
+
+
+def _publish(trainer: Any, staging: Path, target: Path) -> None:
+    """Save the trained weights + processor into ``staging`` (all ranks: ZeRO-3 gathers) and swap it in."""
+    if trainer.accelerator.is_main_process:
+        shutil.rmtree(staging, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
+    trainer.save_model(str(staging))
+    trainer.accelerator.wait_for_everyone()
+    if trainer.accelerator.is_main_process:
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            os.replace(target, old)
+        os.replace(staging, target)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def export_merged(params: Params, adapter: Path, out: Path) -> Path:
+    """Base + adapter merged into plain weights (for serving without PEFT), with the processor."""
+    from vqr1.fsutil import atomic_dir
+    from vqr1.model.loading import load_model, load_processor
+
+    model = load_model(params.model, adapter=adapter, device="cpu")
+    with atomic_dir(out) as tmp:
+        model.save_pretrained(tmp)
+        load_processor(adapter, params.model).save_pretrained(tmp)
+    return out
+
+
+def with_local_base(params: Params, root: Path) -> Params:
+    """``model.base`` resolved against the workspace when it names a folder there (e.g. models/tiny); a hub
+    id is kept. Fingerprint and card keep the params as written, so a moved workspace still resumes."""
+    local = Path(root) / params.model.base
+    if not local.is_dir():
+        return params
+    return params.model_copy(update={"model": params.model.model_copy(update={"base": str(local)})})
+
+
+def run(root: Path, params: Params) -> Path:
+    """Train in workspace ``root``; returns ``models/<run>`` (adapter/ or model/, README.md, checkpoints/)."""
+    from accelerate import PartialState
+
+    from vqr1.data.training_view import training_dataset
+
+    root = Path(root)
+    out = run_dir(root, params.train)
+    checkpoints = out / "checkpoints"
+    dataset = training_dataset(root, params.data.train_datasets, thinking=params.train.thinking)
+    versions = modelcard.data_versions(root, params.data.train_datasets)
+    state = PartialState()
+    main = state.is_main_process
+    with state.main_process_first():  # the main process drops stale checkpoints before the others look
+        resume = (
+            resume_point(checkpoints, fingerprint(params, versions)) if main else last_checkpoint(checkpoints)
+        )
+    callbacks = [_dvclive(root, checkpoint_step(resume) if resume else None)] if main else []
+    runtime = with_local_base(params, root)
+    trainer = build_trainer(runtime, dataset, checkpoints, callbacks=callbacks)
+    if resume is not None:
+        console.print(f"resuming from {resume}")
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    weights = out / ("model" if params.train.tuning == "full" else "adapter")
+    _publish(trainer, out / f".{weights.name}.partial", weights)
+    if main:
+        if params.train.tuning == "full":
+            shutil.rmtree(out / "adapter", ignore_errors=True)
+        modelcard.write(out, params, root, trainer.state.log_history, trainer.state.global_step)
+        if params.train.merge_weights and params.train.tuning != "full":
+            export_merged(runtime, weights, out / "merged")
+    return out

@@ -1,0 +1,141 @@
+"""GRPO + LoRA on the CPU with the format-warmed tiny Qwen2.5-VL and the synthetic set."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from safetensors.torch import load_file
+
+from tests.conftest import REPO
+from tests.data.test_training_view import write_validated
+from vqr1.config import Params, deep_merge, read_yaml
+from vqr1.train import grpo
+
+FAST = {"max_completion_length": 24, "logging_steps": 1}
+
+
+def make_params(root: Path, **train: Any) -> Params:
+    """params.yaml + the demo overlay + ``train`` overrides, also written to ``root/params.yaml``."""
+    raw = deep_merge(read_yaml(REPO / "params.yaml"), read_yaml(REPO / "configs" / "demo.yaml"))
+    raw = deep_merge(raw, {"train": {**FAST, **train}})
+    (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    return Params.model_validate(raw)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, synth_root: Path, warm_model_dir: Path) -> Path:
+    """A train-stage workspace: validated synthetic manifest(s) and the warm tiny model at models/tiny."""
+    write_validated(tmp_path, synth_root, "synthetic", 60)
+    shutil.copytree(warm_model_dir, tmp_path / "models" / "tiny")
+    return tmp_path
+
+
+def test_three_lora_steps_write_adapter_metrics_and_card(workspace: Path) -> None:
+    params = make_params(workspace, max_steps=3, save_steps=3)
+    out = grpo.run(workspace, params)
+
+    adapter = out / "adapter"
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    assert config["peft_type"] == "LORA" and "language_model" in config["target_modules"]
+    assert (adapter / "tokenizer.json").is_file() and (adapter / "processor_config.json").is_file()
+    weights = load_file(adapter / "adapter_model.safetensors")
+    assert not any("visual" in k for k in weights)  # vision tower frozen by default
+    lora_b = [t for k, t in weights.items() if "lora_B" in k]
+    assert lora_b and max(float(t.abs().max()) for t in lora_b) > 0  # initialised at 0: they were updated
+
+    state = json.loads((out / "checkpoints" / "checkpoint-3" / "trainer_state.json").read_text())
+    logs = [e for e in state["log_history"] if "reward" in e]
+    assert [e["step"] for e in logs] == [1, 2, 3]
+    assert any(e["rewards/fidelity/std"] > 0 for e in logs)  # rewards varied, so LoRA had a gradient
+
+    plots = workspace / "dvclive" / "plots" / "metrics"
+    for name in ("rewards/fidelity/mean", "rewards/format/mean", "reward_std", "kl", "parse_failure_rate",
+                 "completions/mean_length", "learning_rate"):  # fmt: skip
+        rows = pd.read_csv(plots / f"{name}.tsv", sep="\t")
+        assert rows["step"].tolist() == [1, 2, 3], name
+    assert "rewards" in json.loads((workspace / "dvclive" / "metrics.json").read_text())
+
+    card = (out / "README.md").read_text()
+    assert "base_model: models/tiny" in card and "synthetic" in card
+    assert (out / "reward_curve.png").stat().st_size > 1000
+
+
+def test_each_reward_call_gets_one_dataset_and_every_column(workspace: Path, synth_root: Path) -> None:
+    from vqr1.data.training_view import training_dataset
+
+    write_validated(workspace, synth_root, "spaq", 60)
+    params = make_params(
+        workspace, max_steps=2, images_per_batch=2, num_generations=2, gradient_accumulation_steps=2
+    )
+    dataset = training_dataset(workspace, ["synthetic", "spaq"])
+    trainer = grpo.build_trainer(grpo.with_local_base(params, workspace), dataset, workspace / "ckpt")
+    calls: list[dict[str, Any]] = []
+    ranking = trainer.reward_funcs[0]
+
+    def spy(**kwargs: Any) -> list[float]:
+        calls.append(kwargs)
+        return ranking(**kwargs)
+
+    trainer.reward_funcs[0] = spy
+    trainer.train()
+
+    assert len(calls) == 2  # one generation batch per optimiser step here
+    for kw in calls:
+        assert {"completions", "image_id", "mos", "dataset", "image", "log_metric"} <= set(kw)
+        assert len(set(kw["dataset"])) == 1
+        ids = kw["image_id"]
+        assert len(set(ids)) == 4 and len(ids) == 8  # images_per_batch x grad accumulation images, K = 2 each
+        assert all(ids[i] == ids[i + 1] for i in range(0, 8, 2))
+
+
+def test_stale_checkpoints_are_dropped(tmp_path: Path) -> None:
+    ckpt = tmp_path / "checkpoints"
+    (ckpt / "checkpoint-4").mkdir(parents=True)
+    (ckpt / "checkpoint-4" / "trainer_state.json").write_text('{"global_step": 4}')
+    (ckpt / "checkpoint-6").mkdir()  # an interrupted save: no trainer_state.json
+    expected = {"train": {"learning_rate": 1e-6}, "data": {"kadid10k": "abc"}}
+    (ckpt / grpo.FINGERPRINT).write_text(json.dumps(expected))
+    assert grpo.resume_point(ckpt, expected) == ckpt / "checkpoint-4"
+    changed = {"train": {"learning_rate": 2e-6}, "data": {"kadid10k": "abc"}}
+    assert grpo.resume_point(ckpt, changed) is None
+    assert not (ckpt / "checkpoint-4").exists()
+    assert json.loads((ckpt / grpo.FINGERPRINT).read_text()) == changed
+
+
+@pytest.mark.slow
+def test_stage_killed_mid_run_resumes_from_its_last_checkpoint(workspace: Path) -> None:
+    make_params(workspace, max_steps=5, save_steps=2)
+    stage = [sys.executable, "-m", "vqr1.stages.train"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    ckpt = workspace / "models" / "demo" / "checkpoints"
+    first = subprocess.Popen(
+        stage, cwd=workspace, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 240
+    while not (ckpt / "checkpoint-2" / "trainer_state.json").exists():
+        assert first.poll() is None, "the stage exited before its first checkpoint"
+        assert time.monotonic() < deadline, "no checkpoint-2 within 240 s"
+        time.sleep(0.2)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert not (workspace / "models" / "demo" / "adapter").exists()
+
+    second = subprocess.run(stage, cwd=workspace, env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "resuming from" in second.stderr and "checkpoint-" in second.stderr
+    state = json.loads((ckpt / "checkpoint-5" / "trainer_state.json").read_text())
+    assert state["global_step"] == 5
+    rows = pd.read_csv(workspace / "dvclive" / "plots" / "metrics" / "reward.tsv", sep="\t")
+    assert rows["step"].tolist() == [1, 2, 3, 4, 5]  # no step logged twice across the kill
+    assert (workspace / "models" / "demo" / "adapter" / "adapter_config.json").is_file()
