@@ -58,3 +58,7 @@ def synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("synth")
     synth.build(root, synth.SynthSpec(width=128, height=96), workers=2, progress=False)
     return root
+
+
+# The real SeaweedFS server fixtures of the storage/registry/flow tests (session-scoped, started on use).
+from tests.fixtures_storage import s3_bucket, seaweed_server  # noqa: E402, F401

@@ -1,0 +1,220 @@
+"""The artifact store: each pipeline run's adapter, metrics, predictions and report under ``runs/<run-id>/``.
+
+Files keep their workspace-relative paths (``runs/<id>/models/<run>/adapter/...``,
+``runs/<id>/reports/eval/metrics.json``). ``runs/<id>/manifest.json`` is written LAST and lists the
+sha256 and size of every file plus the git commit, a hash of the params and the DVC data versions,
+so a run without a manifest is an incomplete upload and is never promoted. A download checks every
+file against the manifest and refuses the run if one differs (a tampered or truncated object).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import subprocess
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from botocore.client import BaseClient
+from botocore.exceptions import BotoCoreError, ClientError
+
+from vqr1.config import Params, read_yaml
+from vqr1.errors import DataError, StorageError
+from vqr1.fsutil import atomic_dir
+from vqr1.storage import s3
+
+RUNS_PREFIX = "runs"
+MANIFEST = "manifest.json"
+CHUNK = 1 << 20
+# What every run uploads besides its weights; missing optional files are skipped.
+REQUIRED_FILES = ("reports/eval/metrics.json",)
+OPTIONAL_PATHS = (
+    "reports/eval",
+    "reports/gate/summary.json",
+    "dvclive/metrics.json",
+    "params.yaml",
+    "dvc.lock",
+)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    run_id: str
+    created_utc: str
+    git_commit: str | None
+    git_dirty: bool | None
+    params_sha256: str
+    data_versions: dict[str, str]
+    files: dict[str, dict[str, Any]]  # relative path -> {"sha256": ..., "size": ...}
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable and unique: UTC time plus a random suffix (``20260101T120000Z-3f9a1c``)."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def run_prefix(run_id: str) -> str:
+    if not run_id or "/" in run_id or run_id in {".", ".."}:
+        raise StorageError(f"invalid run id {run_id!r}")
+    return f"{RUNS_PREFIX}/{run_id}/"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def weights_dir(params: Params) -> Path:
+    """The trained weights of the run: the adapter, or the full model with train.tuning=full."""
+    sub = "model" if params.train.tuning == "full" else "adapter"
+    return Path("models") / params.train.run_name / sub
+
+
+def run_files(root: Path, params: Params) -> list[str]:
+    """Workspace-relative posix paths of everything a run uploads (weights, model card, reports)."""
+    root = Path(root)
+    weights = weights_dir(params)
+    if not (root / weights).is_dir():
+        raise DataError(f"{root / weights}: no trained weights; run the train stage first")
+    for rel in REQUIRED_FILES:
+        if not (root / rel).is_file():
+            raise DataError(f"{root / rel}: missing; run the evaluate stage first")
+    paths = [weights, Path("models") / params.train.run_name / "README.md", *map(Path, OPTIONAL_PATHS)]
+    found: set[str] = set()
+    for rel in paths:
+        target = root / rel
+        if target.is_file():
+            found.add(rel.as_posix())
+        elif target.is_dir():
+            found.update(p.relative_to(root).as_posix() for p in target.rglob("*") if p.is_file())
+    return sorted(found)
+
+
+def params_sha256(root: Path) -> str:
+    """Hash of the params as loaded (key order and comments do not change it)."""
+    canonical = json.dumps(read_yaml(Path(root) / "params.yaml"), sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def data_versions(root: Path) -> dict[str, str]:
+    """DVC's content hash of every data/ output recorded in dvc.lock (empty without a lock)."""
+    lock = Path(root) / "dvc.lock"
+    if not lock.is_file():
+        return {}
+    stages = (yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages", {})
+    versions: dict[str, str] = {}
+    for stage in stages.values():
+        for out in stage.get("outs", []):
+            if str(out.get("path", "")).startswith("data/") and out.get("md5"):
+                versions[out["path"]] = out["md5"]
+    return dict(sorted(versions.items()))
+
+
+def git_state(root: Path) -> tuple[str | None, bool | None]:
+    """(commit, dirty) of the checkout holding ``root``; (None, None) outside git."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True, timeout=30
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    return commit, bool(dirty)
+
+
+def build_manifest(root: Path, params: Params, run_id: str) -> Manifest:
+    root = Path(root)
+    commit, dirty = git_state(root)
+    return Manifest(
+        run_id=run_id,
+        created_utc=datetime.now(UTC).isoformat(timespec="seconds"),
+        git_commit=commit,
+        git_dirty=dirty,
+        params_sha256=params_sha256(root),
+        data_versions=data_versions(root),
+        files={
+            rel: {"sha256": sha256_file(root / rel), "size": (root / rel).stat().st_size}
+            for rel in run_files(root, params)
+        },
+    )
+
+
+def upload_run(
+    client: BaseClient, settings: s3.S3Settings, root: Path, params: Params, run_id: str
+) -> Manifest:
+    """Upload the run's files, then its manifest (the manifest's presence marks a complete upload)."""
+    root = Path(root)
+    manifest = build_manifest(root, params, run_id)
+    prefix = run_prefix(run_id)
+    for rel in manifest.files:
+        try:
+            client.upload_file(str(root / rel), settings.bucket, prefix + rel)
+        except (ClientError, BotoCoreError, OSError) as exc:
+            raise s3.storage_error(f"upload {rel}", settings, exc) from exc
+    s3.put_bytes(client, settings, prefix + MANIFEST, manifest.to_json().encode(), "application/json")
+    return manifest
+
+
+def read_manifest(client: BaseClient, settings: s3.S3Settings, run_id: str) -> Manifest:
+    """The manifest of a complete run; StorageError when the run is missing or incomplete."""
+    key = run_prefix(run_id) + MANIFEST
+    raw = s3.get_bytes(client, settings, key)
+    if raw is None:
+        raise StorageError(
+            f"{settings.uri(key)}: no manifest; run {run_id} is missing or its upload incomplete"
+        )
+    try:
+        return Manifest(**json.loads(raw))
+    except (ValueError, TypeError) as exc:
+        raise StorageError(f"{settings.uri(key)}: unreadable manifest ({exc})") from exc
+
+
+def download_run(client: BaseClient, settings: s3.S3Settings, run_id: str, dest: Path) -> Manifest:
+    """Fetch run ``run_id`` into ``dest`` (swapped in only when every file matches its checksum)."""
+    manifest = read_manifest(client, settings, run_id)
+    prefix = run_prefix(run_id)
+    with atomic_dir(Path(dest)) as tmp:
+        for rel, meta in manifest.files.items():
+            target = (tmp / rel).resolve()
+            if not target.is_relative_to(tmp.resolve()):
+                raise StorageError(f"{settings.uri(prefix + MANIFEST)}: unsafe path {rel!r} in manifest")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                client.download_file(settings.bucket, prefix + rel, str(target))
+            except (ClientError, BotoCoreError) as exc:
+                raise s3.storage_error(f"download {rel}", settings, exc) from exc
+            actual = sha256_file(target)
+            if actual != meta["sha256"]:
+                raise StorageError(
+                    f"{settings.uri(prefix + rel)}: sha256 {actual[:12]}... does not match the manifest's "
+                    f"{meta['sha256'][:12]}...: the object was altered or truncated; run {run_id} refused"
+                )
+    return manifest
+
+
+def list_runs(client: BaseClient, settings: s3.S3Settings) -> list[str]:
+    """Run ids with a complete upload (a manifest), oldest first."""
+    suffix = "/" + MANIFEST
+    return sorted(
+        key[len(RUNS_PREFIX) + 1 : -len(suffix)]
+        for key in s3.list_keys(client, settings, RUNS_PREFIX + "/")
+        if key.endswith(suffix) and key.count("/") == 2
+    )
