@@ -84,13 +84,15 @@ def bootstrap_ci(
 ) -> dict[str, float] | None:
     """Percentile 95% CI ``{"low", "high"}`` of ``statistic`` over paired resamples (same seed, same CI).
 
-    A dict, not a pair: `dvc metrics show` drops lists but shows nested keys.
+    A resample whose predictions are all equal has no correlation (NaN); such resamples are left
+    out of the percentiles, and the CI is None when they are more than half (a near-constant
+    predictor has no meaningful interval). A dict, not a pair: `dvc metrics show` drops lists.
     """
     pred, mos = np.asarray(pred, dtype=float), np.asarray(mos, dtype=float)
     if n_resamples <= 0 or not _defined(pred, mos):
         return None
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a degenerate resample (constant input) yields NaN, not noise
+        warnings.simplefilter("ignore")  # degenerate resamples warn; they are handled below
         result = stats.bootstrap(
             (pred, mos),
             statistic,
@@ -100,8 +102,12 @@ def bootstrap_ci(
             method="percentile",
             rng=np.random.default_rng(seed),
         )
-    low, high = _finite(result.confidence_interval.low), _finite(result.confidence_interval.high)
-    return None if low is None or high is None else {"low": low, "high": high}
+    dist = np.asarray(result.bootstrap_distribution, dtype=float)
+    dist = dist[np.isfinite(dist)]
+    if len(dist) * 2 < n_resamples:
+        return None
+    low, high = np.percentile(dist, [2.5, 97.5])
+    return {"low": float(low), "high": float(high)}
 
 
 def dataset_metrics(
