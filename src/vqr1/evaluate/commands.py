@@ -57,9 +57,9 @@ def score(
 ) -> None:
     """Score images with the base model + LoRA adapter (or merged weights): reasoning and score per image."""
     from vqr1.config import load_params
-    from vqr1.evaluate.inference import build_scorer, expand_paths, resolve_weights
+    from vqr1.evaluate.inference import anchored, build_scorer, expand_paths, resolve_weights
 
-    cfg = load_params(params)
+    cfg = anchored(load_params(params), params.resolve().parent)
     overrides = {
         "samples": samples,
         "temperature": temperature,

@@ -257,6 +257,14 @@ def _chunks(items: list[Path], size: int) -> Iterator[list[Path]]:
         yield items[start : start + size]
 
 
+def anchored(params: Params, root: Path) -> Params:
+    """params with model.base taken relative to ``root`` (demo: models/tiny) when that folder exists there."""
+    local = root / params.model.base
+    if not Path(params.model.base).is_absolute() and local.is_dir():
+        return params.model_copy(update={"model": params.model.model_copy(update={"base": str(local)})})
+    return params
+
+
 def resolve_weights(root: Path, params: Params, adapter: str | None) -> tuple[Path | None, Path | None]:
     """(adapter folder, full-weights folder) to evaluate, from the train stage's outputs under ``root``.
 

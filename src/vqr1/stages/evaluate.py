@@ -21,7 +21,7 @@ import pandas as pd
 from vqr1.config import Params, load_params
 from vqr1.errors import ConfigError, DataError, Vqr1Error
 from vqr1.evaluate import baselines, report
-from vqr1.evaluate.inference import ImageScore, build_scorer, resolve_weights
+from vqr1.evaluate.inference import ImageScore, anchored, build_scorer, resolve_weights
 from vqr1.evaluate.metrics import dataset_metrics, mean_over
 from vqr1.fsutil import atomic_dir, atomic_write_text
 
@@ -92,14 +92,6 @@ def parse_failure_rate(results: list[ImageScore]) -> float | None:
     return sum(r.parse_failures for r in results) / total if total else None
 
 
-def _anchored(params: Params, root: Path) -> Params:
-    """model.base relative to the workspace (demo: models/tiny) when that folder exists there."""
-    local = root / params.model.base
-    if local.is_dir():
-        return params.model_copy(update={"model": params.model.model_copy(update={"base": str(local)})})
-    return params
-
-
 def _baseline_metrics(
     params: Params, paths: dict[str, list[Path]], mos: dict[str, pd.Series]
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
@@ -128,7 +120,7 @@ def _baseline_metrics(
 def run(root: Path = Path("."), adapter: str | None = None, progress: bool = True) -> dict[str, Any]:
     """Evaluate the workspace at ``root``; returns the metrics dict written to reports/eval/metrics.json."""
     root = Path(root)
-    params = _anchored(load_params(root / "params.yaml"), root)
+    params = anchored(load_params(root / "params.yaml"), root)
     settings = params.evaluate
     names = eval_datasets(params)
     frames = {name: subset(read_validated(root, name), settings.max_images, params.seed) for name in names}
