@@ -96,6 +96,10 @@ class LoraParams(_Strict):
     alpha: int = 128
     dropout: float = 0.05
     target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    # module names inside the vision tower's blocks, adapted only with train.tuning=lora_vision
+    vision_target_modules: list[str] = Field(
+        default_factory=lambda: ["qkv", "proj", "gate_proj", "up_proj", "down_proj"]
+    )
 
 
 class TrainParams(_Strict):
@@ -124,6 +128,9 @@ class TrainParams(_Strict):
     logging_steps: int = 1
     use_vllm: bool = False
     vllm_mode: Literal["colocate", "server"] = "colocate"
+    vllm_gpu_memory_utilization: float = 0.3
+    # accelerate config (single_gpu, multi_gpu_ddp, deepspeed_zero2/3 under configs/accelerate/); "" = in-process
+    accelerate_config: str = ""
     thinking: bool = True
     tuning: Literal["lora", "lora_vision", "full"] = "lora"
     lora: LoraParams = LoraParams()
