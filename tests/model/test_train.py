@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 from safetensors.torch import load_file
 
@@ -42,7 +43,7 @@ def workspace(tmp_path: Path, synth_root: Path, warm_model_dir: Path) -> Path:
 
 
 def test_three_lora_steps_write_adapter_metrics_and_card(workspace: Path) -> None:
-    params = make_params(workspace, max_steps=3, save_steps=3)
+    params = make_params(workspace, max_steps=3, save_steps=3, merge_weights=True)
     out = grpo.run(workspace, params)
 
     adapter = out / "adapter"
@@ -65,6 +66,13 @@ def test_three_lora_steps_write_adapter_metrics_and_card(workspace: Path) -> Non
         rows = pd.read_csv(plots / f"{name}.tsv", sep="\t")
         assert rows["step"].tolist() == [1, 2, 3], name
     assert "rewards" in json.loads((workspace / "dvclive" / "metrics.json").read_text())
+
+    merged = load_file(out / "merged" / "model.safetensors")  # LoRA folded in: plain weights, no lora_*
+    assert merged and not any("lora" in k for k in merged)
+    base = load_file(workspace / "models" / "tiny" / "model.safetensors")
+    q_proj = [k for k in base if k.endswith("q_proj.weight") and k in merged]
+    assert q_proj and any(not torch.equal(base[k], merged[k]) for k in q_proj)
+    assert (out / "merged" / "tokenizer.json").is_file()
 
     card = (out / "README.md").read_text()
     assert "base_model: models/tiny" in card and "synthetic" in card

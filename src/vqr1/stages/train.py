@@ -12,10 +12,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from rich.console import Console
-
 from vqr1.config import load_params
-from vqr1.errors import ConfigError, Vqr1Error
+from vqr1.errors import ConfigError
+from vqr1.stages._run import main
 
 LAUNCHED = "VQR1_ACCELERATE_LAUNCHED"
 SOURCE_ROOT = Path(__file__).resolve().parents[3]  # the checkout, for configs/accelerate/*.yaml
@@ -34,24 +33,17 @@ def launch_command(config: Path) -> list[str]:
     return [accelerate, "launch", "--config_file", str(config), "-m", "vqr1.stages.train"]
 
 
-def main() -> int:
-    console = Console(stderr=True)
+def run() -> Path:
     root = Path.cwd()
-    try:
-        params = load_params(root / "params.yaml")
-        if params.train.accelerate_config and not os.environ.get(LAUNCHED):
-            command = launch_command(accelerate_config_path(params.train.accelerate_config, root))
-            console.print(f"launching: {' '.join(command)}")
-            os.execvpe(command[0], command, {**os.environ, LAUNCHED: "1"})
-        from vqr1.train.grpo import run
+    params = load_params(root / "params.yaml")
+    if params.train.accelerate_config and not os.environ.get(LAUNCHED):
+        command = launch_command(accelerate_config_path(params.train.accelerate_config, root))
+        print(f"launching: {' '.join(command)}", file=sys.stderr)
+        os.execvpe(command[0], command, {**os.environ, LAUNCHED: "1"})
+    from vqr1.train.grpo import run as train
 
-        out = run(root, params)
-    except Vqr1Error as exc:
-        console.print(f"[red]error:[/] {exc}")
-        return 1
-    console.print(f"[green]trained[/] {out}")
-    return 0
+    return train(root, params)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(run)

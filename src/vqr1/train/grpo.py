@@ -54,8 +54,9 @@ def use_bf16(train: TrainParams) -> bool:
     return torch.cuda.is_available() if train.bf16 == "auto" else bool(train.bf16)
 
 
-def grpo_config(params: Params, output_dir: Path) -> Any:
-    """The GRPOConfig of the paper recipe (SPEC §1), every value that matters set from params."""
+def grpo_config(params: Params, output_dir: Path, **extra: Any) -> Any:
+    """The GRPOConfig of the paper recipe (SPEC §1), every value that matters set from params; ``extra``
+    sets further GRPOConfig fields (the benchmark's ``generation_kwargs``)."""
     from trl import GRPOConfig
 
     t = params.train
@@ -94,6 +95,7 @@ def grpo_config(params: Params, output_dir: Path) -> Any:
         report_to="none",  # dvclive is attached as a callback with our own Live (see _dvclive)
         remove_unused_columns=False,
         dataloader_num_workers=0,
+        **extra,
     )
 
 
@@ -158,16 +160,26 @@ def load_policy(params: Params) -> Any:
     return model
 
 
-def build_trainer(params: Params, dataset: Any, output_dir: Path, callbacks: list[Any] | None = None) -> Any:
-    """GroupedGRPOTrainer for ``dataset`` (see vqr1.data.training_view) with checkpoints in ``output_dir``."""
+def build_trainer(
+    params: Params,
+    dataset: Any,
+    output_dir: Path,
+    callbacks: list[Any] | None = None,
+    model: Any = None,
+    **extra_args: Any,
+) -> Any:
+    """GroupedGRPOTrainer for ``dataset`` (see vqr1.data.training_view) with checkpoints in ``output_dir``.
+
+    ``model`` replaces the weights of ``model.base`` (the GPU benchmark builds a random 7B-shaped model
+    in memory; the processor still comes from ``model.base``); ``extra_args`` go to :func:`grpo_config`."""
     from vqr1.model.loading import load_processor
 
     processor = load_processor(params.model.base, params.model, padding_side="left")
     trainer_cls = _grpo_trainer_class()
     return trainer_cls(
-        model=load_policy(params),
+        model=load_policy(params) if model is None else model,
         reward_funcs=reward_functions(params.train.reward_funcs, params.train.unparsable, params.seed),
-        args=grpo_config(params, output_dir),
+        args=grpo_config(params, output_dir, **extra_args),
         train_dataset=dataset,
         processing_class=processor,
         peft_config=peft_config(params.train),
