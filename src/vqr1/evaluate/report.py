@@ -72,19 +72,24 @@ def comparison_plot(metrics: Mapping[str, Any], out: Path) -> Path:
     import matplotlib.pyplot as plt
 
     names = list(metrics["datasets"])
+    tables = {key: _comparison_rows(metrics, key) for key in ("srcc", "plcc")}
+    labels = list(dict.fromkeys(label for rows in tables.values() for label in rows))
+    colors = {
+        label: plt.get_cmap("tab10")(i % 10) for i, label in enumerate(labels)
+    }  # same method, same colour
+    values = [v for rows in tables.values() for vs in rows.values() for v in vs if v is not None]
     fig, axes = plt.subplots(1, 2, figsize=(max(8, 2.2 * len(names) + 4), 4.5), dpi=100, sharey=True)
-    for ax, key in zip(axes, ("srcc", "plcc"), strict=True):
-        rows = _comparison_rows(metrics, key)
+    for ax, (key, rows) in zip(axes, tables.items(), strict=True):
         width = 0.8 / len(rows)
         x = np.arange(len(names))
-        for i, (label, values) in enumerate(rows.items()):
-            heights = [np.nan if v is None else v for v in values]
-            ax.bar(x + (i - (len(rows) - 1) / 2) * width, heights, width, label=label)
+        for i, (label, row) in enumerate(rows.items()):
+            heights = [np.nan if v is None else v for v in row]
+            ax.bar(x + (i - (len(rows) - 1) / 2) * width, heights, width, label=label, color=colors[label])
         ax.set_xticks(x, names, rotation=30, ha="right")
         ax.set_title(key.upper())
         ax.axhline(0, color="black", linewidth=0.5)
-        ax.set_ylim(min(-0.1, *(v for vs in rows.values() for v in vs if v is not None)), 1.0)
-    handles, labels = axes[0].get_legend_handles_labels()
+    axes[0].set_ylim(min(-0.1, min(values, default=0.0) - 0.05), 1.0)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colors[label]) for label in labels]
     fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize="small")
     fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(out)
