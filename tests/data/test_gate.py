@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -24,7 +25,7 @@ def passed_ws(tmp_path_factory: pytest.TempPathFactory, synth_root: Path) -> Pat
     ws = tmp_path_factory.mktemp("gate")
     shutil.copytree(synth_root, ws / "data/raw/synthetic")
     normalize.write_manifests(ws, data_params(), progress=False)
-    gate.run(ws, data_params())
+    gate.run(Path(os.path.relpath(ws)), data_params())  # a relative root works (GX needs absolute paths)
     return ws
 
 

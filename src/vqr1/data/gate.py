@@ -227,7 +227,7 @@ def _message(failed: list[DatasetResult], summary_path: Path) -> str:
 
 def run(root: Path, data: DataParams) -> dict[str, Any]:
     """Validate every manifest; write the report, and data/validated only when all pass."""
-    root = Path(root)
+    root = Path(root).resolve()  # GX's Data Docs store needs an absolute folder
     manifests = {}
     for name in data.datasets:
         path = root / MANIFEST_DIR / f"{name}.parquet"
