@@ -147,3 +147,22 @@ def test_stage_killed_mid_run_resumes_from_its_last_checkpoint(workspace: Path) 
     rows = pd.read_csv(workspace / "dvclive" / "plots" / "metrics" / "reward.tsv", sep="\t")
     assert rows["step"].tolist() == [1, 2, 3, 4, 5]  # no step logged twice across the kill
     assert (workspace / "models" / "demo" / "adapter" / "adapter_config.json").is_file()
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_smoke_mode_runs_on_the_cpu() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "bench_grpo_gpu.py"), "--smoke", "--steps", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    hf = result["hf"]
+    assert hf["seconds_per_step"] > 0 and 0 < hf["generation_share"] < 1
+    assert (
+        hf["mean_completion_tokens"] == result["completion_tokens"]
+    )  # EOS suppressed: full-length completions
+    assert hf["generated_tokens_per_s"] > 0 and "method" in result
