@@ -71,3 +71,14 @@ def test_short_edge_downscales_only(synth_root: Path) -> None:
     assert min(small.size) == min(width, height) // 2
     assert small.size[0] / small.size[1] == pytest.approx(width / height, rel=0.02)
     assert load_image(src, short_edge=10 * max(width, height)).size == (width, height)
+
+
+def test_vllm_backend_without_vllm_is_a_clear_error(tiny_model_dir: Path) -> None:
+    import importlib.util
+
+    from vqr1.errors import ConfigError
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vllm is installed here")
+    with pytest.raises(ConfigError, match="vllm is not installed"):
+        build_scorer(_params(tiny_model_dir, backend="vllm"))
