@@ -64,6 +64,18 @@ def default_storage_dir() -> Path:
     return Path(os.environ.get("VQR1_STORAGE_DIR", ".storage")).resolve()
 
 
+def external_endpoint(params: StorageParams, env: Mapping[str, str] | None = None) -> str | None:
+    """The configured endpoint (environment, then params); None means the embedded SeaweedFS or AWS."""
+    env = os.environ if env is None else env
+    return env.get("VQR1_S3_ENDPOINT") or env.get("AWS_ENDPOINT_URL") or params.endpoint_url or None
+
+
+def embedded(params: StorageParams, env: Mapping[str, str] | None = None) -> bool:
+    """True when storage is the embedded SeaweedFS: no endpoint and no credentials configured."""
+    env = os.environ if env is None else env
+    return external_endpoint(params, env) is None and not env.get("AWS_ACCESS_KEY_ID")
+
+
 def resolve(
     params: StorageParams,
     env: Mapping[str, str] | None = None,
@@ -83,12 +95,7 @@ def resolve(
         if readonly
         else ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
     )
-    endpoint = (
-        env.get("VQR1_S3_ENDPOINT")
-        or env.get("AWS_ENDPOINT_URL")
-        or params.endpoint_url
-        or local.get("AWS_ENDPOINT_URL")
-    )
+    endpoint = external_endpoint(params, env) or local.get("AWS_ENDPOINT_URL")
     if env.get("AWS_ACCESS_KEY_ID"):
         access, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
     else:

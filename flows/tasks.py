@@ -1,0 +1,226 @@
+"""Prefect tasks shared by the ``pipeline`` and ``retrain`` flows.
+
+DVC stages run as subprocesses, one ``dvc repro`` at a time (DVC holds a repo-wide lock), with this
+environment's bin folder first on PATH so stage commands use the same packages. Network-facing
+tasks (the download stage, storage) retry with exponential backoff; training and evaluation do not
+(a retry would only repeat a deterministic failure).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.logging import get_run_logger
+from prefect.tasks import exponential_backoff
+
+from vqr1.config import Params, load_params
+from vqr1.errors import GateFailed, Vqr1Error
+from vqr1.storage import artifacts, dvc_remote, s3, seaweed
+from vqr1.workspace import dvc_bin
+
+STAGES = ("download", "normalize", "validate", "train", "evaluate")
+GATE_SUMMARY = Path("reports/gate/summary.json")
+METRICS = Path("reports/eval/metrics.json")
+LOCK_FILE = ".vqr1-pipeline.lock"
+TAIL_LINES = 25
+STORAGE_RETRIES = dict(
+    retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=2), retry_jitter_factor=0.5
+)
+
+
+class StageFailed(Vqr1Error):
+    """A DVC stage exited non-zero; the message carries the end of its output."""
+
+
+class PipelineBusy(Vqr1Error):
+    """Another pipeline run holds this workspace."""
+
+
+@contextlib.contextmanager
+def pipeline_lock(workspace: Path) -> Iterator[None]:
+    """One pipeline run per workspace: a second one is refused at once, not queued behind DVC's lock."""
+    path = Path(workspace) / LOCK_FILE
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise PipelineBusy(
+                f"{workspace}: a pipeline run is already in progress ({holder}); wait for it or stop it"
+            ) from exc
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_dvc_streaming(workspace: Path, args: list[str], echo: bool = True) -> None:
+    """Run ``dvc <args>`` in the workspace, echoing its output; StageFailed with the last lines on failure."""
+    tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+    with subprocess.Popen(
+        [dvc_bin(), *args],
+        cwd=workspace,
+        env=dvc_remote.dvc_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        errors="replace",
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            tail.append(line.rstrip())
+            if echo:
+                sys.stderr.write(line)
+    if proc.returncode != 0:
+        raise StageFailed(
+            f"{workspace}: `dvc {' '.join(args)}` failed (exit {proc.returncode}):\n" + "\n".join(tail)
+        )
+
+
+@task(name="dvc-repro", task_run_name="dvc repro {stage}")
+def repro(workspace: str, stage: str, force: bool = False, echo: bool = True) -> None:
+    """Reproduce one stage (and nothing upstream: the flow runs the stages in order)."""
+    get_run_logger().info("dvc repro %s in %s", stage, workspace)
+    run_dvc_streaming(
+        Path(workspace), ["repro", "--single-item", *(["--force"] if force else []), stage], echo
+    )
+
+
+repro_download = repro.with_options(name="dvc-repro-download", **STORAGE_RETRIES)
+
+
+def gate_markdown(summary: dict[str, Any]) -> str:
+    """The gate report as markdown: verdict per dataset and each failed expectation with an example."""
+    lines = [f"## Data gate: {'PASSED' if summary.get('success') else 'FAILED'}", ""]
+    lines += ["| dataset | rows | result | failed expectations |", "|---|---:|---|---:|"]
+    for name, ds in summary.get("datasets", {}).items():
+        verdict = "pass" if ds.get("success") else "FAIL"
+        lines.append(f"| {name} | {ds.get('rows', '')} | {verdict} | {len(ds.get('failed', []))} |")
+    for name, ds in summary.get("datasets", {}).items():
+        for failure in ds.get("failed", []):
+            column = f" on `{failure['column']}`" if failure.get("column") else ""
+            count = failure.get("unexpected_count")
+            detail = (
+                f"{count} unexpected" if count is not None else f"observed {failure.get('observed_value')}"
+            )
+            example = (failure.get("examples") or [None])[0]
+            lines.append(
+                f"- **{name}**: `{failure.get('expectation')}`{column}: {detail}"
+                + (f", e.g. `{example}`" if example else "")
+            )
+    if summary.get("data_docs"):
+        lines += ["", f"Great Expectations Data Docs: `{summary['data_docs']}`"]
+    return "\n".join(lines) + "\n"
+
+
+@task(name="validate-gate")
+def validate(workspace: str, echo: bool = True) -> dict[str, Any]:
+    """The validate stage; a failed gate fails the flow with the gate report attached as an artifact."""
+    ws = Path(workspace)
+    started = time.time()
+    try:
+        run_dvc_streaming(ws, ["repro", "--single-item", "validate"], echo)
+    except StageFailed as exc:
+        summary_path = ws / GATE_SUMMARY
+        if summary_path.is_file() and summary_path.stat().st_mtime >= started:
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+            create_markdown_artifact(gate_markdown(summary), key="data-gate", description="failed data gate")
+            raise GateFailed(f"{summary_path}: data gate failed; training was not started\n{exc}") from exc
+        raise
+    summary = json.loads((ws / GATE_SUMMARY).read_text(encoding="utf-8"))
+    create_markdown_artifact(gate_markdown(summary), key="data-gate", description="data gate report")
+    return summary
+
+
+def metrics_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per dataset plus the mean: the columns the demo prints and the artifact shows."""
+    keys = ("srcc", "plcc", "krcc", "plcc_4pl")
+    rows = [
+        {
+            "dataset": name,
+            **{k: m.get(k) for k in keys},
+            "n": m.get("n"),
+            "parse_failure_rate": m.get("parse_failure_rate"),
+        }
+        for name, m in metrics.get("datasets", {}).items()
+    ]
+    rows.append(
+        {
+            "dataset": "mean",
+            **{k: metrics.get("mean", {}).get(k) for k in keys},
+            "n": None,
+            "parse_failure_rate": None,
+        }
+    )
+    return rows
+
+
+@task(name="publish-metrics")
+def publish_metrics(workspace: str) -> dict[str, Any]:
+    """Evaluation metrics as a Prefect table artifact and the evaluation report as a markdown artifact."""
+    ws = Path(workspace)
+    metrics = json.loads((ws / METRICS).read_text(encoding="utf-8"))
+    create_table_artifact(metrics_rows(metrics), key="eval-metrics", description="evaluation metrics")
+    report = ws / "reports/eval/report.md"
+    if report.is_file():
+        create_markdown_artifact(
+            report.read_text(encoding="utf-8"), key="eval-report", description="evaluation report"
+        )
+    return metrics
+
+
+def storage_settings(params: Params, storage_dir: Path | None) -> s3.S3Settings:
+    return s3.resolve(params.storage, storage_dir=storage_dir)
+
+
+@task(name="storage-ready", **STORAGE_RETRIES)
+def storage_ready(workspace: str, storage_dir: str | None) -> None:
+    """Start the embedded SeaweedFS when no external endpoint is configured; make sure the bucket exists."""
+    params = load_params(Path(workspace) / "params.yaml")
+    folder = Path(storage_dir) if storage_dir else s3.default_storage_dir()
+    if s3.embedded(params.storage):
+        seaweed.up(folder, [params.storage.bucket])
+    settings = storage_settings(params, folder)
+    s3.ensure_bucket(s3.client(settings), settings)
+
+
+@task(name="dvc-push", **STORAGE_RETRIES)
+def dvc_push(workspace: str, storage_dir: str | None) -> str:
+    """Configure the DVC default remote on the store and push data and models; returns the remote URL."""
+    params = load_params(Path(workspace) / "params.yaml")
+    settings = storage_settings(params, Path(storage_dir) if storage_dir else None)
+    url = dvc_remote.configure(Path(workspace), params.storage, settings)
+    dvc_remote.push(Path(workspace))
+    return url
+
+
+@task(name="upload-run", **STORAGE_RETRIES)
+def upload_run(workspace: str, storage_dir: str | None, run_id: str) -> dict[str, Any]:
+    """Upload the run's adapter, metrics, predictions and report under runs/<run-id>/ with its manifest."""
+    params = load_params(Path(workspace) / "params.yaml")
+    settings = storage_settings(params, Path(storage_dir) if storage_dir else None)
+    manifest = artifacts.upload_run(s3.client(settings), settings, Path(workspace), params, run_id)
+    return {
+        "prefix": settings.uri(artifacts.run_prefix(run_id)),
+        "files": len(manifest.files),
+        "endpoint": settings.endpoint_url,
+    }

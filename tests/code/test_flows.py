@@ -1,0 +1,120 @@
+"""The Prefect flows end to end: real DVC stages, tiny model, synthetic set, real SeaweedFS, Prefect harness."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from flows import tasks
+from flows.pipeline import pipeline
+from flows.retrain import retrain
+from prefect.artifacts import Artifact
+
+from tests.fixtures_storage import REPO, SeaweedHandle
+from vqr1 import workspace
+from vqr1.config import load_params
+from vqr1.errors import GateFailed
+from vqr1.storage import artifacts, registry, s3
+
+SMALL = {
+    "data": {"synthetic": {"references": 4, "types": 2, "width": 96, "height": 72}},
+    "evaluate": {"bootstrap": 20},
+}
+
+
+@pytest.fixture(scope="module")
+def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A temporary Prefect server and database for this module's flow runs."""
+    from prefect.settings import (
+        PREFECT_HOME,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        temporary_settings,
+    )
+    from prefect.testing.utilities import prefect_test_harness
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    with (
+        temporary_settings({PREFECT_HOME: str(home), PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 60}),
+        prefect_test_harness(server_startup_timeout=60),
+    ):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _no_external_storage(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_ENDPOINT_URL",
+        "VQR1_S3_ENDPOINT",
+        "VQR1_S3_BUCKET",
+    ):
+        monkeypatch.delenv(var, raising=False)
+
+
+def make_workspace(root: Path, model_dir: Path, overlay: dict) -> Path:
+    extra = root.parent / f"{root.name}-overlay.yaml"
+    extra.write_text(yaml.safe_dump(overlay))
+    ws = workspace.init(root, [REPO / "configs" / "demo.yaml", extra])
+    shutil.copytree(model_dir, ws / "models" / "tiny", dirs_exist_ok=True)
+    return ws
+
+
+def test_second_concurrent_run_is_refused(tmp_path: Path, prefect_harness: None) -> None:
+    with tasks.pipeline_lock(tmp_path), pytest.raises(tasks.PipelineBusy, match="already in progress"):
+        pipeline(str(tmp_path), push=False, echo=False)
+
+
+@pytest.mark.slow
+def test_failed_gate_stops_the_flow_before_training(
+    tmp_path: Path, tiny_model_dir: Path, prefect_harness: None
+) -> None:
+    overlay = {**SMALL, "data": {**SMALL["data"], "gate": {"min_side": 10_000}}}  # every image is "too small"
+    ws = make_workspace(tmp_path / "ws", tiny_model_dir, overlay)
+    with pytest.raises(GateFailed, match="data gate failed"):
+        pipeline(str(ws), push=False, echo=False)
+    assert not (ws / "models" / "demo").exists(), "training ran after a failed gate"
+    assert not (ws / "data" / "validated").exists()
+    report = Artifact.get("data-gate")
+    assert report is not None and "FAILED" in str(report.data) and "synthetic" in str(report.data)
+
+
+@pytest.mark.slow
+def test_retrain_promotes_first_and_keeps_the_champion_against_a_worse_config(
+    tmp_path: Path, warm_model_dir: Path, seaweed_server: SeaweedHandle, prefect_harness: None
+) -> None:
+    bucket = "retrain-" + tmp_path.name.lower().replace("_", "-")[-20:]
+    ws = make_workspace(tmp_path / "ws", warm_model_dir, {**SMALL, "storage": {"bucket": bucket}})
+    storage = str(seaweed_server.storage_dir)
+    settings = s3.resolve(
+        load_params(ws / "params.yaml").storage, env={}, storage_dir=seaweed_server.storage_dir, readonly=True
+    )
+    client = s3.client(settings)
+
+    first = retrain(str(ws), storage_dir=storage, refresh_data=False, echo=False)
+    assert first["decision"]["promote"] is True, first["decision"]
+    champion, etag = registry.read_champion(client, settings)
+    assert champion is not None and champion["run_id"] == first["run_id"]
+    assert first["s3"]["run"] == settings.uri(artifacts.run_prefix(first["run_id"]))
+    assert first["metrics"] == json.loads((ws / "reports/eval/metrics.json").read_text())
+    assert any(k.startswith("dvc/files/md5/") for k in s3.list_keys(client, settings, "dvc/"))
+    artifacts.download_run(client, settings, first["run_id"], tmp_path / "champion")  # checksums verified
+    assert (tmp_path / "champion" / "models" / "demo" / "adapter" / "adapter_config.json").is_file()
+    table = Artifact.get("eval-metrics")
+    assert table is not None and "synthetic" in str(table.data)
+
+    # A deliberately worse configuration: two new tokens cannot hold an answer, so nothing parses.
+    params = yaml.safe_load((ws / "params.yaml").read_text())
+    params["evaluate"]["max_new_tokens"] = 2
+    (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    second = retrain(str(ws), storage_dir=storage, refresh_data=False, echo=False)
+    assert second["decision"]["promote"] is False, second["decision"]
+    assert second["decision"]["champion_run"] == first["run_id"]
+    assert registry.read_champion(client, settings) == (champion, etag)
+    assert artifacts.list_runs(client, settings) == sorted([first["run_id"], second["run_id"]])
+    decision = Artifact.get("retrain-decision")
+    assert decision is not None and "kept the champion" in str(decision.data)
