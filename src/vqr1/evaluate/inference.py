@@ -129,9 +129,8 @@ class HFBackend:
 
     def __init__(self, model: Any, processor: Any, settings: EvaluateParams) -> None:
         self.model, self.processor, self.settings = model, processor, settings
-        processor.tokenizer.padding_side = (
-            "left"  # decoder-only batching: prompts end where generation starts
-        )
+        # decoder-only batching: every prompt must end where generation starts
+        processor.tokenizer.padding_side = "left"
         self.prompt = processor.apply_chat_template(
             conversation(settings.thinking), add_generation_prompt=True
         )
@@ -177,18 +176,20 @@ class VLLMBackend:
             max_lora_rank=max(lora_rank, 8),
         )
         self.lora = LoRARequest("adapter", 1, str(adapter)) if adapter else None
-        self.sampling = lambda n: SamplingParams(
-            n=n,
-            temperature=settings.temperature,
-            top_p=settings.top_p,
-            top_k=settings.top_k if settings.temperature > 0 else -1,
-            max_tokens=settings.max_new_tokens,
-            seed=seed,
-        )
+        self.sampling_params, self.seed = SamplingParams, seed
 
     def generate(self, images: list[Image.Image], samples: int) -> list[list[str]]:
+        s = self.settings
+        sampling = self.sampling_params(
+            n=samples,
+            temperature=s.temperature,
+            top_p=s.top_p,
+            top_k=s.top_k if s.temperature > 0 else -1,
+            max_tokens=s.max_new_tokens,
+            seed=self.seed,
+        )
         requests = [{"prompt": self.prompt, "multi_modal_data": {"image": img}} for img in images]
-        outputs = self.llm.generate(requests, self.sampling(samples), lora_request=self.lora, use_tqdm=False)
+        outputs = self.llm.generate(requests, sampling, lora_request=self.lora, use_tqdm=False)
         return [[c.text for c in out.outputs] for out in outputs]
 
 
