@@ -11,8 +11,10 @@ import pytest
 import yaml
 from flows import tasks
 from flows.pipeline import pipeline
-from flows.retrain import retrain
+from flows.retrain import CRON, retrain
 from prefect.artifacts import Artifact
+from prefect.client.schemas.schedules import CronSchedule
+from prefect.flows import load_flow_from_entrypoint
 
 from tests.fixtures_storage import REPO, SeaweedHandle
 from vqr1 import workspace
@@ -22,7 +24,8 @@ from vqr1.storage import artifacts, registry, s3
 
 SMALL = {
     "data": {"synthetic": {"references": 4, "types": 2, "width": 96, "height": 72}},
-    "evaluate": {"bootstrap": 20},
+    "train": {"max_steps": 2},
+    "evaluate": {"bootstrap": 20, "max_images": 16},
 }
 
 
@@ -118,3 +121,16 @@ def test_retrain_promotes_first_and_keeps_the_champion_against_a_worse_config(
     assert artifacts.list_runs(client, settings) == sorted([first["run_id"], second["run_id"]])
     decision = Artifact.get("retrain-decision")
     assert decision is not None and "kept the champion" in str(decision.data)
+
+
+def test_prefect_yaml_deployments_point_at_the_flows() -> None:
+    doc = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    deployments = {d["name"]: d for d in doc["deployments"]}
+    assert set(deployments) == {"weekly-retrain", "pipeline"}
+    for name, flow_name in (("weekly-retrain", "retrain"), ("pipeline", "pipeline")):
+        entry = deployments[name]
+        loaded = load_flow_from_entrypoint(str(REPO / entry["entrypoint"]))
+        assert loaded.name == flow_name
+        assert set(entry["parameters"]) <= set(loaded.parameters.properties)
+    (schedule,) = deployments["weekly-retrain"]["schedules"]
+    assert schedule["cron"] == CRON and CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
