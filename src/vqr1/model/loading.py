@@ -31,10 +31,12 @@ def load_processor(source: str | Path, model: ModelParams, padding_side: str = "
 
     processor = AutoProcessor.from_pretrained(str(source))
     ip = processor.image_processor
-    ip.min_pixels = model.min_pixels
-    ip.max_pixels = model.max_pixels
-    if isinstance(getattr(ip, "size", None), dict):
-        ip.size = {"shortest_edge": model.min_pixels, "longest_edge": model.max_pixels}
+    # transformers 5 reads the pixel bounds from `size`; min_pixels/max_pixels attributes would be passed
+    # on every call as deprecated kwargs, so they are cleared.
+    ip.size = {"shortest_edge": model.min_pixels, "longest_edge": model.max_pixels}
+    for attr in ("min_pixels", "max_pixels"):
+        if getattr(ip, attr, None) is not None:
+            setattr(ip, attr, None)
     processor.tokenizer.padding_side = padding_side
     return processor
 
