@@ -33,7 +33,7 @@ from vqr1.workspace import dvc_bin
 STAGES = ("download", "normalize", "validate", "train", "evaluate")
 GATE_SUMMARY = Path("reports/gate/summary.json")
 METRICS = Path("reports/eval/metrics.json")
-LOCK_FILE = ".vqr1-pipeline.lock"
+LOCK_FILE = Path(".dvc/tmp/vqr1-pipeline.lock")  # .dvc/tmp is git-ignored by DVC
 TAIL_LINES = 25
 STORAGE_RETRIES = dict(
     retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=2), retry_jitter_factor=0.5
@@ -52,6 +52,7 @@ class PipelineBusy(Vqr1Error):
 def pipeline_lock(workspace: Path) -> Iterator[None]:
     """One pipeline run per workspace: a second one is refused at once, not queued behind DVC's lock."""
     path = Path(workspace) / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
