@@ -63,6 +63,9 @@ class GateParams(_Strict):
     min_side: int = 16
     max_side: int = 20000
     max_pixels: int = 200_000_000
+    # false: PNGs are checked by the CRC of every chunk (PIL verify: truncation, bit rot) without
+    # inflating pixels; other formats always decode fully. true: decode every pixel of every image.
+    full_decode: bool = False
 
 
 class DataParams(_Strict):

@@ -88,7 +88,7 @@ def test_bad_data_fails_with_every_problem_reported(passed_ws: Path, tmp_path: P
     decode_errors = {
         e["image"]: e["error"] for e in failed[("expect_column_values_to_be_in_set", "decodes")]["examples"]
     }
-    assert "truncated" in decode_errors[m.loc[5, "image"]]
+    assert "truncated" in decode_errors[m.loc[5, "image"]].lower()
     assert "decompression bomb" in decode_errors[m.loc[6, "image"]]
     missing = failed[("expect_column_values_to_be_in_set", "file_exists")]["examples"]
     assert missing == [{"file_exists": False, "image": m.loc[4, "image"], "error": "file not found"}]
@@ -96,7 +96,7 @@ def test_bad_data_fails_with_every_problem_reported(passed_ws: Path, tmp_path: P
     assert failed[("expect_table_row_count_to_equal", None)]["observed_value"] == 239
     assert (
         message.count("synthetic: expect_") == len(expected)
-        and "does not decode: image file is truncated" in message
+        and f"{m.loc[5, 'image']} (does not decode" in message
     )
     assert (ws / "reports/gate/index.html").is_file()
     assert _digest(ws / "data/validated/synthetic.parquet") == before, "earlier outputs stay untouched"
@@ -125,3 +125,21 @@ def test_inspect_image_bounds(tmp_path: Path) -> None:
     exists, decodes, width, height, error = gate.inspect_image(small, params)
     assert (exists, decodes, width, height) == (True, False, 40, 30) and "max_pixels" in error
     assert gate.inspect_image(small, data_params().gate) == (True, True, 40, 30, "")
+
+
+@pytest.mark.parametrize("full_decode", [False, True])
+def test_corrupt_png_fails_in_both_decode_modes(tmp_path: Path, full_decode: bool) -> None:
+    rng = np.random.default_rng(0)
+    good = tmp_path / "good.png"
+    Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(good)
+    data = bytearray(good.read_bytes())
+    idat = data.index(b"IDAT")
+    flipped, cut = tmp_path / "flipped.png", tmp_path / "cut.png"
+    data[idat + 100] ^= 0xFF  # bit rot inside the compressed pixels
+    flipped.write_bytes(bytes(data))
+    cut.write_bytes(good.read_bytes()[: len(data) // 2])
+    params = data_params(gate={"full_decode": full_decode}).gate
+    assert gate.inspect_image(good, params) == (True, True, 64, 48, "")
+    for bad in (flipped, cut):
+        exists, decodes, _, _, error = gate.inspect_image(bad, params)
+        assert (exists, decodes) == (True, False) and error.startswith("does not decode"), (bad, error)

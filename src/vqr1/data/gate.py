@@ -55,7 +55,10 @@ def inspect_image(path: Path, gate: GateParams) -> tuple[bool, bool | None, int 
                         f"> data.gate.max_pixels {gate.max_pixels:,}"
                     ),
                 )
-            img.load()
+            if img.format == "PNG" and not gate.full_decode:
+                img.verify()  # CRC of every chunk up to IEND: ~40x faster than inflating the pixels
+            else:
+                img.load()
     except Image.DecompressionBombError as exc:
         return True, False, None, None, f"decompression bomb: {exc}"
     except (OSError, SyntaxError, ValueError) as exc:
