@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from vqr1.errors import ConfigError
+from vqr1.evaluate.pr_comment import pr_comment
 from vqr1.fsutil import atomic_path
 
 app = typer.Typer(no_args_is_help=True, help="Evaluate: score images, run the evaluate stage.")
@@ -143,6 +144,9 @@ def run_command(
     for name, m in metrics["datasets"].items():
         console.print(f"{name}: SRCC {m['srcc']}  PLCC {m['plcc']}  n={m['n']}")
     console.print(f"report: {workspace / stage.OUT / 'report.md'}")
+
+
+app.command("pr-comment")(pr_comment)
 
 
 def register(root_app: typer.Typer) -> None:

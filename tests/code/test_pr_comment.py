@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from vqr1.errors import DataError
-from vqr1.report_comment import MARKER, read_diff, render
+from vqr1.evaluate.pr_comment import MARKER, read_diff, render
 from vqr1.storage.dvc_remote import dvc_env
 from vqr1.workspace import dvc_bin
 
@@ -84,7 +84,10 @@ def test_bad_diff_file_is_one_clear_error(tmp_path: Path) -> None:
     empty.write_text("")
     assert read_diff(empty) == {}
     done = subprocess.run(
-        [sys.executable, "-m", "vqr1.report_comment", str(bad)], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "vqr1", "evaluate", "pr-comment", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert (
         done.returncode == 1 and done.stderr.strip().startswith("error:") and "Traceback" not in done.stderr
@@ -94,7 +97,18 @@ def test_bad_diff_file_is_one_clear_error(tmp_path: Path) -> None:
 def test_command_writes_the_comment_file(dvc_diff: Path, tmp_path: Path) -> None:
     out = tmp_path / "comment.md"
     subprocess.run(
-        [sys.executable, "-m", "vqr1.report_comment", str(dvc_diff), "--plot", "a.png", "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "vqr1",
+            "evaluate",
+            "pr-comment",
+            str(dvc_diff),
+            "--plot",
+            "a.png",
+            "--out",
+            str(out),
+        ],
         check=True,
     )
     assert out.read_text().startswith(MARKER) and "`a.png`" in out.read_text()

@@ -3,7 +3,7 @@
 The PR workflow (.github/workflows/pr-eval.yml) posts what this renders; the hidden marker on the
 first line lets the workflow update its previous comment instead of adding a new one each push.
 Headline metrics (SRCC, PLCC, KRCC, parse failures) form the table; everything else that DVC
-reports sits in a collapsed section. Run as ``python -m vqr1.report_comment DIFF.json ...``.
+reports sits in a collapsed section. Run as ``vqr1 evaluate pr-comment DIFF.json ...``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from vqr1.errors import DataError, Vqr1Error
+from vqr1.errors import DataError
 
 MARKER = "<!-- vqr1-pr-eval -->"
 HEADLINE = ("srcc", "plcc", "plcc_4pl", "krcc", "parse_failure_rate")
@@ -127,16 +127,3 @@ def pr_comment(
         typer.echo(text, nl=False)
     else:
         out.write_text(text, encoding="utf-8")
-
-
-def main() -> None:
-    """``python -m vqr1.report_comment``: a user-fixable error is one line, not a traceback."""
-    try:
-        typer.run(pr_comment)
-    except Vqr1Error as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(1) from exc
-
-
-if __name__ == "__main__":
-    main()
