@@ -33,11 +33,11 @@ console = Console(stderr=True)
 
 
 @app.command("demo")
-def demo(workdir: Path = Path("build/demo")) -> None:
+def demo(workdir: Path = Path("build/demo"), keep_storage: bool = False) -> None:
     """Run the main job end to end on the CPU, offline (what `make demo` runs)."""
     from vqr1 import demo as demo_mod
 
-    demo_mod.run(workdir)
+    demo_mod.run(workdir, keep_storage=keep_storage)
 
 
 def main() -> None:

@@ -1,8 +1,10 @@
 """`make demo`: the main job end to end on the CPU, offline, in the workspace build/demo.
 
-Today: a workspace with the demo profile, the tiny Qwen2.5-VL (format-warmed) and the synthetic
-KADID-format set. Each pipeline issue extends this until it runs download -> normalise -> validate
--> train -> evaluate -> push.
+Storage up (embedded SeaweedFS in build/demo/.storage) -> workspace (params.yaml + configs/demo.yaml)
+-> tiny Qwen2.5-VL with a short format warm-up (a fixture: a random model never writes the answer
+format) -> the Prefect ``pipeline`` flow: download (the synthetic KADID-format set is generated)
+-> normalize -> validate (GX gate) -> a few GRPO steps -> evaluate -> dvc push + run upload to S3.
+Ends with the metrics table, where the artifacts are, and how to open the Prefect UI.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ from pathlib import Path
 from rich.console import Console
 
 from vqr1 import workspace
-from vqr1.data import synth
 from vqr1.model import tiny
+from vqr1.storage import seaweed
 
 DEMO_OVERLAY = Path("configs/demo.yaml")
 WARMUP_STEPS = 150
 
 
-def run(workdir: Path = Path("build/demo")) -> Path:
+def run(workdir: Path = Path("build/demo"), keep_storage: bool = False) -> dict:
+    from flows.pipeline import print_summary, run_pipeline
+
     console = Console()
     ws = workspace.init(workdir, [DEMO_OVERLAY])
     console.rule(f"[bold]vqr1 demo[/] in {ws}")
@@ -27,7 +31,20 @@ def run(workdir: Path = Path("build/demo")) -> Path:
     if not (model_dir / "config.json").exists():
         console.print(f"building the tiny Qwen2.5-VL with a {WARMUP_STEPS}-step format warm-up ...")
         tiny.build(model_dir, warmup_steps=WARMUP_STEPS)
-    console.print(f"model: {model_dir}")
-    folder = synth.build(ws / "build" / "synthetic", synth.SynthSpec(width=256, height=192), workers=2)
-    console.print(f"synthetic KADID-format set: {folder} ({synth.SynthSpec().n_images} images)")
-    return ws
+    storage_dir = ws / ".storage"
+    try:
+        result = run_pipeline(ws, storage_dir=storage_dir)
+    finally:
+        if not keep_storage:
+            seaweed.down(storage_dir)
+    console.rule("[bold]demo finished")
+    print_summary(result, console)
+    if keep_storage:
+        console.print(
+            f"storage still running: `vqr1 storage status --dir {storage_dir}`; stop with `vqr1 storage down`"
+        )
+    else:
+        console.print(
+            f"storage stopped (data kept); browse it again with `vqr1 storage up --dir {storage_dir}`"
+        )
+    return result
