@@ -97,7 +97,12 @@ def main() -> None:
     result.update(
         {f"{name}_last{w}": round(statistics.mean(values[-w:]), 4) for name, values in series.items()}
     )
-    result["ranking_rose"] = result[f"ranking_last{w}"] > result[f"ranking_first{w}"]
+    first, last = series["ranking"][:w], series["ranking"][-w:]
+    result["ranking_change"] = round(statistics.mean(last) - statistics.mean(first), 4)
+    # standard error of that difference from the step-to-step spread: a change within ~2 SE is noise
+    result["ranking_change_se"] = round(
+        (statistics.variance(first) / len(first) + statistics.variance(last) / len(last)) ** 0.5, 4
+    )
     result.update(steps=args.steps, images=args.images, k=args.k, lr=args.lr, seed=args.seed)
     result.update(setup_s=round(setup_s, 1), train_s=round(train_s, 1))
     result["method"] = (
