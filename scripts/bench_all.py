@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 # (title, script, extra args): quick-enough settings for a 2-core machine, under ~15 minutes in all.
 BENCHES: list[tuple[str, str, list[str]]] = [
     ("data gate, KADID-scale synthetic set", "bench_gate.py", []),
+    ("data gate, KADID-scale, every pixel decoded", "bench_gate.py", ["--full-decode"]),
     ("ranking reward vs per-pair loop", "bench_reward.py", []),
     ("scoring throughput by batch size (tiny model)", "bench_score.py", []),
     ("pipeline overhead (DVC, Prefect)", "bench_pipeline.py", []),
