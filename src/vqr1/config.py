@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from vqr1.errors import ConfigError
+from vqr1.naming import check_name
 
 
 class _Strict(BaseModel):
@@ -80,6 +81,8 @@ class DataParams(_Strict):
 
     @model_validator(mode="after")
     def _used_sets_are_fetched(self) -> DataParams:
+        for name in self.datasets:
+            check_name("dataset name", name)
         missing = sorted(set(self.train_datasets + self.eval_datasets) - set(self.datasets))
         if missing:
             raise ValueError(f"train/eval datasets not listed in data.datasets: {missing}")
@@ -141,6 +144,7 @@ class TrainParams(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> TrainParams:
+        check_name("train.run_name", self.run_name)  # becomes models/<run_name>/
         if len(self.reward_funcs) != len(self.reward_weights):
             raise ValueError("train.reward_funcs and train.reward_weights must have the same length")
         if self.images_per_batch < 2:

@@ -25,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from vqr1.config import Params, read_yaml
 from vqr1.errors import DataError, StorageError
 from vqr1.fsutil import atomic_dir
+from vqr1.naming import check_name
 from vqr1.storage import s3
 
 RUNS_PREFIX = "runs"
@@ -62,8 +63,10 @@ def new_run_id(now: datetime | None = None) -> str:
 
 
 def run_prefix(run_id: str) -> str:
-    if not run_id or "/" in run_id or run_id in {".", ".."}:
-        raise StorageError(f"invalid run id {run_id!r}")
+    try:
+        check_name("run id", run_id)
+    except ValueError as exc:
+        raise StorageError(str(exc)) from None
     return f"{RUNS_PREFIX}/{run_id}/"
 
 
