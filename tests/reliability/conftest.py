@@ -68,3 +68,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     console = Console(file=terminalreporter._tw._file, width=150, force_terminal=False)
     console.print(table)
     terminalreporter.write_line(f"scorecard: {passed} passed, {failed} failed")
+
+
+# Fixtures of the area tests whose fault cases live here.
+from tests.data.conftest import synth_zip  # noqa: E402, F401
