@@ -42,6 +42,11 @@ class _Images:
 
     def resolve(self, name: str, preferred: Path) -> str:
         """``preferred`` if it exists, else the one file of that name, else ``preferred`` (gate flags it)."""
+        listed = PurePosixPath(name.replace("\\", "/"))
+        if listed.is_absolute() or ".." in listed.parts:  # a label row must not point outside the set
+            raise DataError(
+                f"{self.dataset}: image name {name!r} in the label file leaves the dataset folder"
+            )
         if (self.raw_dir / preferred).is_file():
             return PurePosixPath(preferred).as_posix()
         found = self.by_name.get(PurePosixPath(name).name.lower(), [])
@@ -79,10 +84,24 @@ def _frame(images: list[str], refs: Iterable[str | None], mos: Iterable[object])
         {
             "image": images,
             "ref_id": pd.Series(list(refs), dtype=object),
-            "mos_raw": pd.to_numeric(pd.Series(list(mos), dtype=object), errors="coerce").astype(float),
+            # text that is no number, and +-inf, become NaN: the gate reports those rows by image name
+            "mos_raw": pd.to_numeric(pd.Series(list(mos), dtype=object), errors="coerce")
+            .astype(float)
+            .replace([np.inf, -np.inf], np.nan),
         },
         columns=COLUMNS,
     )
+
+
+def _read_csv(path: Path, entry: Dataset) -> pd.DataFrame:
+    """A UTF-8 csv label file; a malformed row or another encoding is a DataError naming the file."""
+    try:
+        return pd.read_csv(path, encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{entry.name}: {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except pd.errors.ParserError as exc:
+        detail = str(exc).strip().removeprefix("Error tokenizing data. C error: ")
+        raise DataError(f"{entry.name}: {path}: malformed csv: {detail}") from exc
 
 
 def _read_table(path: Path, entry: Dataset, fields: int, header_word: str | None = None) -> list[list[str]]:
@@ -120,7 +139,7 @@ def _read_excel(path: Path, entry: Dataset, required: list[str]) -> pd.DataFrame
 def parse_kadid(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
     """KADID-10K (and the synthetic set): ``dmos.csv`` = dist_img,ref_img,dmos,var; images in ``images/``."""
     path = find_label(raw_dir, entry)
-    df = pd.read_csv(path)
+    df = _read_csv(path, entry)
     _check_columns(df, path, entry, ["dist_img", "ref_img", "dmos", "var"], exact=True)
     folder = path.parent.relative_to(raw_dir) / "images"
     images = _Images(raw_dir, entry.name).resolve_all(df["dist_img"], folder)
@@ -134,7 +153,7 @@ KONIQ_COLUMNS = ["image_name", "c1", "c2", "c3", "c4", "c5", "c_total", "MOS", "
 def parse_koniq(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
     """KonIQ-10k: the scores csv (MOS on 1-5); images in ``1024x768/``."""
     path = find_label(raw_dir, entry)
-    df = pd.read_csv(path)
+    df = _read_csv(path, entry)
     _check_columns(df, path, entry, KONIQ_COLUMNS, exact=True)
     images = _Images(raw_dir, entry.name).resolve_all(df["image_name"], Path("1024x768"))
     return _frame(images, [None] * len(df), df["MOS"])
@@ -200,7 +219,7 @@ def parse_bid(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
 def parse_agiqa(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
     """AGIQA-3K: ``data.csv`` with name, prompt, ..., mos_quality, std_quality, mos_align, std_align."""
     path = find_label(raw_dir, entry)
-    df = pd.read_csv(path)
+    df = _read_csv(path, entry)
     _check_columns(df, path, entry, ["name", "prompt", "mos_quality", "std_quality"], exact=False)
     images = _Images(raw_dir, entry.name).resolve_all(df["name"], path.parent.relative_to(raw_dir))
     return _frame(images, [None] * len(df), df["mos_quality"])
