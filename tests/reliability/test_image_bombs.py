@@ -1,0 +1,36 @@
+"""Decompression-bomb images: refused by the data gate and by the scorer's image loader before any decoding."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.data.helpers import data_params
+from tests.data.test_gate import _bomb_png
+from vqr1.data import gate
+from vqr1.errors import DataError
+from vqr1.evaluate.inference import load_image
+
+
+@pytest.mark.fault("decompression-bomb PNG (22 kB file, 15000x12000 pixels)")
+def test_bomb_png_is_refused_by_the_gate_and_the_scorer(scorecard, tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_bomb_png())
+    started = time.perf_counter()
+    exists, decodes, _, _, error = gate.inspect_image(bomb, data_params().gate)
+    assert (exists, decodes) == (True, False) and error.startswith("decompression bomb"), error
+    smaller = tmp_path / "smaller.png"  # under PIL's own limit, over the project's bound
+    Image.new("1", (4000, 3000)).save(smaller)
+    bounded = gate.inspect_image(smaller, data_params(gate={"max_pixels": 1_000_000}).gate)
+    assert bounded[1] is False and "data.gate.max_pixels" in bounded[4]
+    with pytest.raises(DataError, match=r"bomb\.png: not a readable image .*decompression bomb"):
+        load_image(bomb)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 2.0, f"{elapsed:.1f} s: the pixels were decoded"
+    scorecard.happened = (
+        f"gate: decodes=False ('decompression bomb'), a 12 MP image over data.gate.max_pixels too; scorer: DataError; "
+        f"{elapsed * 1000:.0f} ms, nothing decoded"
+    )
