@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,3 +58,23 @@ def test_hostile_names_in_params_are_refused(scorecard, tmp_path: Path) -> None:
 def test_safe_names_pass() -> None:
     for ok in ["kadid10k", "demo", "run-1.2_x", "A" * 64]:
         assert check_name("name", ok) == ok
+
+
+@pytest.mark.fault("dataset name on the download stage's command line: '../../x', 'a;touch pwned', '$(id)'")
+def test_hostile_dataset_name_on_the_stage_command_line_writes_nothing(scorecard, tmp_path: Path) -> None:
+    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    for name in ["../../x", "a;touch pwned", "$(touch pwned)"]:
+        done = subprocess.run(
+            [sys.executable, "-m", "vqr1.stages.download", name],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode != 0 and "invalid dataset name" in done.stderr, done.stderr[-500:]
+        assert "Traceback" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+    assert not (tmp_path.parent / "x").exists()
+    scorecard.happened = "stage exits non-zero with one line 'invalid dataset name ...'; nothing created"

@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 
 from vqr1.config import DataParams, SourceOverride
 from vqr1.errors import ConfigError
+from vqr1.naming import check_name
 
 if TYPE_CHECKING:
     from vqr1.data.synth import SynthSpec
@@ -227,6 +228,10 @@ DATASETS: dict[str, Dataset] = {
 
 def get(name: str) -> Dataset:
     """The catalogue entry for ``name``, or a ConfigError listing the known names."""
+    try:
+        check_name("dataset name", name)  # names arrive from the command line too (stage, vqr1 data)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     try:
         return DATASETS[name]
     except KeyError:
