@@ -37,24 +37,6 @@ def test_credentials_files_are_private_and_status_hides_secrets(seaweed_server: 
     assert seaweed_server.writer.access_key != seaweed_server.reader.access_key
 
 
-def test_every_listening_socket_is_loopback(seaweed_server: SeaweedHandle) -> None:
-    pid = seaweed_server.server.pid
-    inodes = {
-        os.readlink(fd)[len("socket:[") : -1]
-        for fd in Path(f"/proc/{pid}/fd").iterdir()
-        if os.readlink(fd).startswith("socket:[")
-    }
-    listening: dict[int, str] = {}
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A" and fields[9] in inodes:  # LISTEN, owned by weed
-                address, port = fields[1].rsplit(":", 1)
-                listening[int(port, 16)] = address
-    assert seaweed_server.server.ports["s3"] in listening
-    assert set(listening.values()) == {"0100007F"}, listening
-
-
 def test_anonymous_requests_are_refused(s3_bucket: tuple[s3.S3Settings, s3.S3Settings]) -> None:
     writer, _ = s3_bucket
     s3.put_bytes(s3.client(writer), writer, "public/x.txt", b"secret data", "text/plain")

@@ -102,6 +102,7 @@ class Outage:
     after: dict[str, str] = field(default_factory=dict)
     rerun: dict[str, Any] = field(default_factory=dict)
     remote_checked: int = 0
+    endpoints: tuple[str, str] = ("", "")
     remote_bad: list[str] = field(default_factory=list)
 
 
@@ -149,7 +150,8 @@ def outage(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> I
         result.upload_attempts = max(r.run_count for r in runs)
         result.after = _digests(ws)
 
-        seaweed.up(storage, [BUCKET])  # back, with the same credentials
+        restarted = seaweed.up(storage, [BUCKET])  # back, with the same credentials and ports
+        result.endpoints = (server.endpoint_url, restarted.endpoint_url)
         result.rerun = _store_flow(str(ws), str(storage), RUN_ID)
         client = s3.client(s3.resolve(StorageParams(bucket=BUCKET), env={}, storage_dir=storage))
         for key in s3.list_keys(client, writer, "dvc/files/md5/"):
@@ -170,11 +172,12 @@ def test_storage_outage_retries_then_fails_clearly_and_the_rerun_completes(score
     assert outage.upload_attempts == 2 and outage.upload_seconds >= 0.5, "one retry after a 0.5 s backoff"
     assert tasks.upload_run.retries == tasks.dvc_push.retries == 3  # the production policy
     assert outage.after == outage.before, "the failed push changed the local DVC cache or outputs"
+    assert outage.endpoints[0] == outage.endpoints[1], "the restarted server moved: config.local is stale"
     assert outage.rerun["files"] > 0 and outage.rerun["dvc_remote"] == f"s3://{BUCKET}/dvc"
     assert outage.remote_checked >= 2 and outage.remote_bad == [], outage.remote_bad
     scorecard.happened = (
         f"dvc push: clear StorageError; upload: {outage.upload_attempts} attempts with backoff then StorageError; "
-        f"{len(outage.before)} local files unchanged; after restart push + upload ({outage.rerun['files']} files) "
+        f"{len(outage.before)} local files unchanged; restarted on the same endpoint, push + upload ({outage.rerun['files']} files) "
         f"completed, {outage.remote_checked} DVC objects match their md5, run sha256-verified"
     )
 

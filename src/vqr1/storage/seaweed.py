@@ -59,7 +59,10 @@ def weed_binary() -> str:
 
 
 def _port_free(port: int) -> bool:
+    """True when weed could listen on ``port``: like Go's listeners, SO_REUSEADDR ignores TIME_WAIT
+    connections, so a restart right after a stop or crash gets its old ports (and endpoint) back."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
