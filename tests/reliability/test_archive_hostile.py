@@ -1,4 +1,4 @@
-"""Hostile archives: traversal, absolute paths, links and expansion bombs are refused before anything is written."""
+"""Hostile archives: traversal, absolute paths, links and expansion bombs are refused, nothing written."""
 
 from __future__ import annotations
 

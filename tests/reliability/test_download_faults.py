@@ -1,4 +1,4 @@
-"""Download faults against a local HTTP server: a cut transfer resumes, a swapped file is refused unextracted."""
+"""Download faults against a local HTTP server: a cut transfer resumes, a swapped file is not extracted."""
 
 from __future__ import annotations
 

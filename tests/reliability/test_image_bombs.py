@@ -1,4 +1,4 @@
-"""Decompression-bomb images: refused by the data gate and by the scorer's image loader before any decoding."""
+"""Decompression-bomb images: refused by the data gate and the scorer's image loader before decoding."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def test_bomb_png_is_refused_by_the_gate_and_the_scorer(scorecard, tmp_path: Pat
     elapsed = time.perf_counter() - started
     assert elapsed < 2.0, f"{elapsed:.1f} s: the pixels were decoded"
     scorecard.happened = (
-        f"gate: decodes=False ('decompression bomb'), a 12 MP image over data.gate.max_pixels too; scorer: DataError; "
+        "gate: decodes=False ('decompression bomb'), a 12 MP image over data.gate.max_pixels too; "
+        "scorer: DataError; "
         f"{elapsed * 1000:.0f} ms, nothing decoded"
     )

@@ -48,7 +48,11 @@ with pipeline_lock(ws):
 
 
 @pytest.mark.fault("second pipeline run started while one is running")
-def test_second_concurrent_run_is_refused(scorecard, tmp_path: Path, prefect_harness: None) -> None:  # noqa: F811
+def test_second_concurrent_run_is_refused(
+    scorecard,
+    tmp_path: Path,
+    prefect_harness: None,  # noqa: F811
+) -> None:
     first = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)])
     try:
         deadline = time.monotonic() + 60
@@ -176,8 +180,9 @@ def test_storage_outage_retries_then_fails_clearly_and_the_rerun_completes(score
     assert outage.rerun["files"] > 0 and outage.rerun["dvc_remote"] == f"s3://{BUCKET}/dvc"
     assert outage.remote_checked >= 2 and outage.remote_bad == [], outage.remote_bad
     scorecard.happened = (
-        f"dvc push: clear StorageError; upload: {outage.upload_attempts} attempts with backoff then StorageError; "
-        f"{len(outage.before)} local files unchanged; restarted on the same endpoint, push + upload ({outage.rerun['files']} files) "
+        f"dvc push: clear StorageError; upload: {outage.upload_attempts} attempts with backoff, then "
+        f"StorageError; {len(outage.before)} local files unchanged; restarted on the same endpoint, "
+        f"push + upload ({outage.rerun['files']} files) "
         f"completed, {outage.remote_checked} DVC objects match their md5, run sha256-verified"
     )
 
@@ -211,5 +216,6 @@ def test_secret_absent_from_prefect_dvc_config_and_model_card(scorecard, outage:
     assert not [p for p in scanned if secret.encode() in p.read_bytes()]
     scorecard.happened = (
         f"secret in 0 of {len(logs)} Prefect logs, {len(prefect_artifacts)} artifacts, {len(task_runs)} task "
-        f"states, {len(scanned)} workspace files (committed .dvc/config, model card); only in config.local (600)"
+        f"states, {len(scanned)} workspace files (committed .dvc/config, model card); "
+        "only in config.local (600)"
     )

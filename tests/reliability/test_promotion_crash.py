@@ -1,4 +1,4 @@
-"""A promotion that dies between uploading the challenger and switching the champion pointer (real SeaweedFS)."""
+"""A promotion that dies between the challenger upload and the champion-pointer switch (real SeaweedFS)."""
 
 from __future__ import annotations
 

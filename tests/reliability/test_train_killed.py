@@ -18,7 +18,10 @@ from tests.model.test_train import make_params, workspace  # noqa: F401 (the tra
 
 @pytest.mark.slow
 @pytest.mark.fault("training killed with SIGKILL after checkpoint-2 of 5")
-def test_stage_killed_mid_run_resumes_from_its_last_checkpoint(scorecard, workspace: Path) -> None:  # noqa: F811
+def test_stage_killed_mid_run_resumes_from_its_last_checkpoint(
+    scorecard,
+    workspace: Path,  # noqa: F811
+) -> None:
     make_params(workspace, max_steps=5, save_steps=2)
     stage = [sys.executable, "-m", "vqr1.stages.train"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
