@@ -81,29 +81,14 @@ def write_images(root: Path, n: int, size: tuple[int, int]) -> None:
 
 
 def model_7b_shaped(tokenizer: Any, dtype: torch.dtype, device: str) -> Any:
-    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+    from transformers import Qwen2_5_VLForConditionalGeneration
 
-    ids = tokenizer.convert_tokens_to_ids
-    text = {
-        **QWEN25_VL_7B_TEXT,
-        "bos_token_id": ids("<|endoftext|>"),
-        "eos_token_id": ids("<|im_end|>"),
-        "pad_token_id": ids("<|endoftext|>"),
-    }
-    config = Qwen2_5_VLConfig(
-        text_config=text,
-        vision_config=QWEN25_VL_7B_VISION,
-        image_token_id=ids("<|image_pad|>"),
-        video_token_id=ids("<|video_pad|>"),
-        vision_start_token_id=ids("<|vision_start|>"),
-        vision_end_token_id=ids("<|vision_end|>"),
-    )
+    config = tiny.qwen25vl_config(tokenizer, QWEN25_VL_7B_TEXT, QWEN25_VL_7B_VISION)
     with torch.device(device):
         model = Qwen2_5_VLForConditionalGeneration._from_config(
             config, dtype=dtype, attn_implementation="sdpa"
         )
-    model.generation_config.eos_token_id = text["eos_token_id"]
-    model.generation_config.pad_token_id = text["pad_token_id"]
+    tiny.set_generation_tokens(model)
     return model
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import torch
@@ -54,3 +55,21 @@ def test_warmup_makes_completions_parse(tiny_model_dir: Path, warm_model_dir: Pa
     parsed = [parse_score(t) for t in warm]
     assert sum(s is not None for s in parsed) >= 6, warm
     assert sum(has_format(t) for t in warm) >= 4, warm
+
+
+def test_7b_shaped_benchmark_model_matches_the_published_size() -> None:
+    """The GPU benchmark's config (built on the meta device, no memory) has Qwen2.5-VL-7B's 8.29B parameters
+    and the tokenizer's special-token ids, through the same helper as the tiny model."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "bench_grpo_gpu.py"
+    spec = importlib.util.spec_from_file_location("bench_grpo_gpu", script)
+    bench_grpo_gpu = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_grpo_gpu)
+
+    tokenizer = tiny.build_tokenizer()
+    model = bench_grpo_gpu.model_7b_shaped(tokenizer, torch.bfloat16, "meta")
+    n_params = sum(p.numel() for p in model.parameters())
+    assert 8.28e9 < n_params < 8.30e9
+    ids = tokenizer.convert_tokens_to_ids
+    assert model.config.image_token_id == ids("<|image_pad|>")
+    assert model.generation_config.eos_token_id == ids("<|im_end|>")
+    assert model.config.text_config.vocab_size == 152064

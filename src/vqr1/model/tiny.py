@@ -124,34 +124,44 @@ def build_processor(tokenizer, min_pixels: int = 784, max_pixels: int = 12544):
     )
 
 
-def build_config(tokenizer):
+TINY_TEXT = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 4096,
+    "rope_parameters": {"rope_type": "default", "rope_theta": 1_000_000.0, "mrope_section": [2, 3, 3]},
+}
+TINY_VISION = {
+    "depth": 2,
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_heads": 2,
+    "out_hidden_size": 64,
+    "patch_size": 14,
+    "spatial_merge_size": 2,
+    "temporal_patch_size": 2,
+    "window_size": 112,
+    "fullatt_block_indexes": [1],
+}
+
+
+def qwen25vl_config(tokenizer, text: dict, vision: dict):
+    """A Qwen2.5-VL config of the given tower shapes whose special-token ids match ``tokenizer``.
+
+    Shared by the tiny model and the 7B-shaped GPU benchmark so both wire the chat/vision tokens the same way.
+    ``text`` may set ``vocab_size`` (the benchmark uses the 7B one); otherwise it is the tokenizer's size.
+    """
     from transformers import Qwen2_5_VLConfig
 
     ids = tokenizer.convert_tokens_to_ids
     text = {
         "vocab_size": len(tokenizer),
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "max_position_embeddings": 4096,
-        "rope_parameters": {"rope_type": "default", "rope_theta": 1_000_000.0, "mrope_section": [2, 3, 3]},
+        **text,
         "bos_token_id": ids("<|endoftext|>"),
         "eos_token_id": ids("<|im_end|>"),
         "pad_token_id": ids("<|endoftext|>"),
-    }
-    vision = {
-        "depth": 2,
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_heads": 2,
-        "out_hidden_size": 64,
-        "patch_size": 14,
-        "spatial_merge_size": 2,
-        "temporal_patch_size": 2,
-        "window_size": 112,
-        "fullatt_block_indexes": [1],
     }
     return Qwen2_5_VLConfig(
         text_config=text,
@@ -163,6 +173,12 @@ def build_config(tokenizer):
     )
 
 
+def set_generation_tokens(model) -> None:
+    """Generation stops at ``<|im_end|>`` and pads with ``<|endoftext|>``, as the config says."""
+    model.generation_config.eos_token_id = model.config.text_config.eos_token_id
+    model.generation_config.pad_token_id = model.config.text_config.pad_token_id
+
+
 def build(
     out_dir: Path, seed: int = 42, warmup_steps: int = 0, warmup_images: list[Path] | None = None
 ) -> Path:
@@ -172,10 +188,8 @@ def build(
     set_seed(seed)
     tokenizer = build_tokenizer()
     processor = build_processor(tokenizer)
-    config = build_config(tokenizer)
-    model = Qwen2_5_VLForConditionalGeneration(config)
-    model.generation_config.eos_token_id = config.text_config.eos_token_id
-    model.generation_config.pad_token_id = config.text_config.pad_token_id
+    model = Qwen2_5_VLForConditionalGeneration(qwen25vl_config(tokenizer, TINY_TEXT, TINY_VISION))
+    set_generation_tokens(model)
     if warmup_steps > 0:
         warmup(model, processor, steps=warmup_steps, seed=seed, images=warmup_images)
     out_dir = Path(out_dir)
