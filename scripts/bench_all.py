@@ -13,6 +13,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -29,6 +30,47 @@ BENCHES: list[tuple[str, str, list[str]]] = [
     ("pipeline overhead (DVC, Prefect)", "bench_pipeline.py", []),
     ("GRPO step, smoke shapes on CPU", "bench_grpo_gpu.py", ["--smoke"]),
 ]
+
+SUITE = "full test suite (last `make test`)"
+GATE, GATE_FULL = BENCHES[0][0], BENCHES[1][0]
+REWARD, SCORE, PIPELINE, GRPO = (b[0] for b in BENCHES[2:])
+
+# The figures a user asks for first: (benchmark, flattened key, label, target text, target met?).
+HEADLINES: list[tuple[str, str, str, str, Callable[[float], bool] | None]] = [
+    (GATE, "total_s", "data gate, 10,125 images (PNG CRC check), s", "< 60 s", lambda v: v < 60),
+    (GATE, "images_per_s", "  images/s", "", None),
+    (GATE_FULL, "total_s", "data gate, 10,125 images (every pixel decoded), s", "< 60 s", lambda v: v < 60),
+    (REWARD, "B8_K6.call_us_vectorised", "ranking reward call, B=8 x K=6, us", "", None),
+    (REWARD, "B8_K6.call_speedup", "  vs per-pair loop, x", "> 1", lambda v: v > 1),
+    (REWARD, "B64_K8.call_us_vectorised", "ranking reward call, B=64 x K=8, us", "", None),
+    (REWARD, "B64_K8.call_speedup", "  vs per-pair loop, x", "> 1", lambda v: v > 1),
+    (SCORE, "speedup_vs_batch_1.batch_8", "scoring images/s, batch 8 vs batch 1, x", "> 1", lambda v: v > 1),
+    (
+        SCORE,
+        "speedup_vs_batch_1.batch_16",
+        "scoring images/s, batch 16 vs batch 1, x",
+        "> 1",
+        lambda v: v > 1,
+    ),
+    (PIPELINE, "dvc_repro_up_to_date_s", "`dvc repro`, all stages up to date, s", "", None),
+    (PIPELINE, "flow_over_repro_ratio", "Prefect pipeline flow / `dvc repro`, x", "", None),
+    (GRPO, "hf.seconds_per_step", "GRPO + LoRA step, tiny model on CPU, s", "", None),
+    (SUITE, "seconds", "full test suite, s", "< 600 s", lambda v: v < 600),
+]
+
+
+def headlines(results: dict[str, dict]) -> list[tuple[str, str, str, str]]:
+    """(label, value, target, met) rows; a missing figure reads "not measured" rather than vanishing."""
+    rows = []
+    for bench, key, label, target, met in HEADLINES:
+        flat: dict[str, object] = {}
+        _flatten("", results.get(bench, {}), flat)
+        value = flat.get(key)
+        if not isinstance(value, int | float):
+            rows.append((label, "not measured", target, ""))
+            continue
+        rows.append((label, f"{value:g}", target, "" if met is None else ("yes" if met(value) else "NO")))
+    return rows
 
 
 def _last_json(stdout: str) -> dict:
@@ -79,6 +121,14 @@ def render_markdown(results: dict[str, dict]) -> str:
         f"Measured by `make bench` on {platform.machine()} with {platform.python_version()}, "
         f"{time.strftime('%Y-%m-%d')}; figures from one run of each script (medians over repeats inside the script).",
         "",
+        "## Headline figures",
+        "",
+        "| figure | value | target | met |",
+        "|---|---|---|---|",
+        *(f"| {' | '.join(row)} |" for row in headlines(results)),
+        "",
+        "## All figures",
+        "",
         "| benchmark | figure | value |",
         "|---|---|---|",
     ]
@@ -108,7 +158,7 @@ def main() -> int:
             results[title] = run_one(script, extra, args.timeout)
         except (subprocess.TimeoutExpired, ValueError) as exc:
             results[title] = {"error": str(exc)}
-    results["full test suite (last `make test`)"] = suite_wall_time()
+    results[SUITE] = suite_wall_time()
     table = Table(title="vqr1 benchmarks")
     for col in ("benchmark", "figure", "value"):
         table.add_column(col, overflow="fold")
@@ -118,6 +168,12 @@ def main() -> int:
         for key, value in flat.items():
             table.add_row(title, key, str(value))
     console.print(table)
+    summary = Table(title="headline figures")
+    for col in ("figure", "value", "target", "met"):
+        summary.add_column(col)
+    for row in headlines(results):
+        summary.add_row(*row)
+    console.print(summary)
     (REPO / "docs").mkdir(exist_ok=True)
     (REPO / "docs" / "benchmarks.json").write_text(json.dumps(results, indent=2) + "\n")
     (REPO / "docs" / "benchmarks.md").write_text(render_markdown(results))
