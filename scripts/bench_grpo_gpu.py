@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import statistics
 import sys
 import tempfile
@@ -37,6 +38,7 @@ from vqr1.model import tiny
 from vqr1.train import grpo
 
 REPO = Path(__file__).resolve().parents[1]
+KADID_TRAIN_IMAGES = 6125  # the paper's training split (docs/data.md)
 
 # Qwen/Qwen2.5-VL-7B-Instruct's config.json (text and vision towers).
 QWEN25_VL_7B_TEXT = {
@@ -200,6 +202,9 @@ def run_backend(params: Params, root: Path, model: Any, tokenizer_size: int, bac
         "mean_completion_tokens": round(statistics.median(lengths[measured]), 1),
         "steps_measured": len(timer.steps[measured]),
     }
+    # one GPU, params.yaml's epochs over KADID's training split at this B: the 8-hour question
+    full_run_steps = math.ceil(KADID_TRAIN_IMAGES / t.images_per_batch) * t.num_train_epochs
+    result["projected_hours_paper_run_1_gpu"] = round(step_s * full_run_steps / 3600, 2)
     if torch.cuda.is_available():
         result["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     peft_model = trainer.accelerator.unwrap_model(trainer.model)
@@ -273,7 +278,8 @@ def main() -> int:
     result["method"] = (
         f"median over steps 2..{args.steps} of wall time per GRPO optimiser step (TrainerCallback, CUDA-synced) "
         "and of GRPOTrainer._generate per step; tokens/s = logged mean completion length x B x K / generation time; "
-        "peak = torch.cuda.max_memory_allocated over training"
+        "peak = torch.cuda.max_memory_allocated over training; projected hours = s/step x "
+        f"ceil({KADID_TRAIN_IMAGES}/B) x params.yaml's epochs (one GPU, excludes evaluation and checkpoint saves)"
     )
     print(json.dumps(result))
     return 1 if any(isinstance(v, dict) and "error" in v for v in result.values()) else 0

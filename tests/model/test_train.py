@@ -135,3 +135,7 @@ def test_gpu_benchmark_smoke_mode_runs_on_the_cpu() -> None:
         hf["mean_completion_tokens"] == result["completion_tokens"]
     )  # EOS suppressed: full-length completions
     assert hf["generated_tokens_per_s"] > 0 and "method" in result
+    steps = -(-6125 // result["images"]) * 10  # KADID train split at B images, params.yaml's 10 epochs
+    assert hf["projected_hours_paper_run_1_gpu"] == pytest.approx(
+        hf["seconds_per_step"] * steps / 3600, abs=0.01
+    )
