@@ -69,6 +69,19 @@ def test_read_only_identity_reads_but_cannot_write(s3_bucket: tuple[s3.S3Setting
     assert s3.get_bytes(ro, reader, "k.txt") == b"v1"
 
 
+def test_run_upload_refused_by_the_server_is_a_storage_error(
+    s3_bucket: tuple[s3.S3Settings, s3.S3Settings], tmp_path: Path
+) -> None:
+    """boto3 wraps a refused upload in S3UploadFailedError (not a ClientError): it must still name file and cause."""
+    _, reader = s3_bucket
+    params = fake_run_workspace(tmp_path / "ws", {"synthetic": 0.5})
+    with pytest.raises(StorageError, match=r"upload \S+ on .* failed: .*AccessDenied") as refused:
+        artifacts.upload_run(
+            s3.client(reader, attempts=1), reader, tmp_path / "ws", params, "20260101T000000Z-ro"
+        )
+    assert reader.endpoint_url in str(refused.value)
+
+
 def test_wrong_secret_is_refused(s3_bucket: tuple[s3.S3Settings, s3.S3Settings]) -> None:
     writer, _ = s3_bucket
     forged = s3.S3Settings(writer.endpoint_url, writer.bucket, writer.access_key, "not-the-secret")

@@ -20,7 +20,6 @@ from typing import Any
 
 import yaml
 from botocore.client import BaseClient
-from botocore.exceptions import BotoCoreError, ClientError
 
 from vqr1.config import Params, read_yaml
 from vqr1.errors import DataError, StorageError
@@ -170,7 +169,7 @@ def upload_run(
     for rel in manifest.files:
         try:
             client.upload_file(str(root / rel), settings.bucket, prefix + rel)
-        except (ClientError, BotoCoreError, OSError) as exc:
+        except (*s3.TRANSFER_ERRORS, OSError) as exc:
             raise s3.storage_error(f"upload {rel}", settings, exc) from exc
     s3.put_bytes(client, settings, prefix + MANIFEST, manifest.to_json().encode(), "application/json")
     return manifest
@@ -202,7 +201,7 @@ def download_run(client: BaseClient, settings: s3.S3Settings, run_id: str, dest:
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 client.download_file(settings.bucket, prefix + rel, str(target))
-            except (ClientError, BotoCoreError) as exc:
+            except s3.TRANSFER_ERRORS as exc:
                 raise s3.storage_error(f"download {rel}", settings, exc) from exc
             actual = sha256_file(target)
             if actual != meta["sha256"]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
+from boto3.exceptions import Boto3Error
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -26,6 +27,9 @@ ENV_FILE_NAME = "s3.env"
 # Variables of the env file for the read-only identity (pull-request evaluation).
 READONLY_KEY_VAR = "VQR1_S3_READONLY_ACCESS_KEY_ID"
 READONLY_SECRET_VAR = "VQR1_S3_READONLY_SECRET_ACCESS_KEY"
+# What managed transfers (upload_file/download_file) raise about the store: boto3 wraps a refused upload
+# in S3UploadFailedError and exhausted download retries in RetriesExceededError, neither a ClientError.
+TRANSFER_ERRORS = (ClientError, BotoCoreError, Boto3Error)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,136 @@
+"""The S3 server killed in the middle of a multipart upload and of a ranged download (real SeaweedFS).
+
+The kill is timed with boto3's own event hooks (``before-send``): when the second part of the transfer is about
+to go out, the server process gets SIGKILL, so the transfer is always cut half-way, never before or after it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures_storage import fake_run_workspace
+from vqr1.config import StorageParams
+from vqr1.errors import StorageError
+from vqr1.storage import artifacts, s3, seaweed
+
+BUCKET = "midtransfer"
+WEIGHTS_MB = 20  # three 8 MiB parts at boto3's default multipart settings
+
+
+def kill_server(storage: Path) -> None:
+    server = seaweed.running(storage)
+    assert server is not None
+    os.kill(server.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while seaweed.running(storage) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def kill_on_second(client: Any, event: str, storage: Path) -> list[str]:
+    """Kill the server when the second ``event`` request of ``client`` is about to be sent."""
+    seen: list[str] = []
+
+    def handler(request: Any, **_: Any) -> None:
+        seen.append(request.url)
+        if len(seen) == 2:
+            kill_server(storage)
+
+    client.meta.events.register(f"before-send.s3.{event}", handler)
+    return seen
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[Path, s3.S3Settings]]:
+    storage = tmp_path / "storage"
+    seaweed.up(storage, [BUCKET])
+    try:
+        yield storage, s3.resolve(StorageParams(bucket=BUCKET), env={}, storage_dir=storage)
+    finally:
+        seaweed.down(storage)
+
+
+def big_run(ws: Path) -> Any:
+    params = fake_run_workspace(ws, {"synthetic": 0.5})
+    weights = ws / "models" / "demo" / "adapter" / "adapter_model.safetensors"
+    weights.write_bytes(os.urandom(WEIGHTS_MB * 2**20))
+    return params
+
+
+@pytest.mark.fault("S3 server killed during a multipart upload, then restarted")
+def test_upload_cut_half_way_leaves_no_complete_run_and_a_retry_completes(
+    scorecard, server: tuple[Path, s3.S3Settings], tmp_path: Path
+) -> None:
+    storage, writer = server
+    ws = tmp_path / "ws"
+    params = big_run(ws)
+    run_id = artifacts.new_run_id()
+    before = {p: artifacts.sha256_file(p) for p in ws.rglob("*") if p.is_file()}
+
+    client = s3.client(writer)
+    parts = kill_on_second(client, "UploadPart", storage)
+    started = time.monotonic()
+    with pytest.raises(StorageError) as cut:
+        artifacts.upload_run(client, writer, ws, params, run_id)
+    failed_after = time.monotonic() - started
+    assert len(parts) >= 2, "the kill was meant to land inside the multipart upload"
+    assert "adapter_model.safetensors" in str(cut.value) and writer.endpoint_url in str(cut.value)
+    assert {p: artifacts.sha256_file(p) for p in ws.rglob("*") if p.is_file()} == before
+
+    seaweed.up(storage, [BUCKET])  # same ports and credentials
+    fresh = s3.client(writer)
+    assert run_id not in artifacts.list_runs(fresh, writer), "a cut upload must not look complete"
+    with pytest.raises(StorageError, match="no manifest"):
+        artifacts.download_run(fresh, writer, run_id, tmp_path / "half")
+    assert not (tmp_path / "half").exists()
+
+    manifest = artifacts.upload_run(fresh, writer, ws, params, run_id)
+    assert run_id in artifacts.list_runs(fresh, writer)
+    artifacts.download_run(fresh, writer, run_id, tmp_path / "whole")  # every sha256 checked
+    got = tmp_path / "whole" / "models" / "demo" / "adapter" / "adapter_model.safetensors"
+    assert got.stat().st_size == WEIGHTS_MB * 2**20
+    scorecard.happened = (
+        f"killed as part 2 of a {WEIGHTS_MB} MB upload went out ({len(parts)} part requests with retries); "
+        f" StorageError after {failed_after:.1f} s "
+        f"naming the file and endpoint; no manifest, so the run is not listed and cannot be downloaded; "
+        f"local files unchanged; after restart the rerun uploaded {len(manifest.files)} files, sha256-verified"
+    )
+
+
+@pytest.mark.fault("S3 server killed during a ranged download into an existing folder")
+def test_download_cut_half_way_keeps_the_previous_copy(
+    scorecard, server: tuple[Path, s3.S3Settings], tmp_path: Path
+) -> None:
+    storage, writer = server
+    ws = tmp_path / "ws"
+    params = big_run(ws)
+    run_id = artifacts.new_run_id()
+    artifacts.upload_run(s3.client(writer), writer, ws, params, run_id)
+    dest = tmp_path / "champion"
+    dest.mkdir()
+    (dest / "previous.txt").write_text("the copy fetched last time")
+
+    client = s3.client(writer)
+    gets = kill_on_second(client, "GetObject", storage)
+    with pytest.raises(StorageError) as cut:
+        artifacts.download_run(client, writer, run_id, dest)
+    assert len(gets) >= 2
+    assert writer.endpoint_url in str(cut.value)
+    assert sorted(p.name for p in dest.iterdir()) == ["previous.txt"], "a half download replaced the copy"
+    assert (dest / "previous.txt").read_text() == "the copy fetched last time"
+    leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(f".{dest.name}")]
+    assert leftovers == [], f"temporary download folders left behind: {leftovers}"
+
+    seaweed.up(storage, [BUCKET])
+    artifacts.download_run(s3.client(writer), writer, run_id, dest)
+    assert not (dest / "previous.txt").exists() and (dest / "reports" / "eval" / "metrics.json").is_file()
+    scorecard.happened = (
+        f"killed as ranged GET 2 went out ({len(gets)} GETs with retries): StorageError naming the endpoint; the previous copy untouched, no temp "
+        "folder left; after restart the download replaced it whole"
+    )
