@@ -15,6 +15,7 @@ for _key, _value in {
 }.items():
     os.environ.setdefault(_key, _value)
 
+from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -58,6 +59,37 @@ def synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("synth")
     synth.build(root, synth.SynthSpec(width=128, height=96), workers=2, progress=False)
     return root
+
+
+@pytest.fixture(autouse=True)
+def _no_external_storage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user's own S3 settings never reach a test: every storage test uses its own SeaweedFS."""
+    for var in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_ENDPOINT_URL",
+        "VQR1_S3_ENDPOINT",
+        "VQR1_S3_BUCKET",
+    ):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One temporary Prefect server and database for every flow run of the session (started on first use)."""
+    from prefect.settings import (
+        PREFECT_HOME,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        temporary_settings,
+    )
+    from prefect.testing.utilities import prefect_test_harness
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    with (
+        temporary_settings({PREFECT_HOME: str(home), PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 60}),
+        prefect_test_harness(server_startup_timeout=60),
+    ):
+        yield
 
 
 # The real SeaweedFS server fixtures of the storage/registry/flow tests (session-scoped, started on use).

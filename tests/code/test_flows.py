@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,36 +25,6 @@ SMALL = {
     "train": {"max_steps": 2},
     "evaluate": {"bootstrap": 20, "max_images": 16},
 }
-
-
-@pytest.fixture(scope="module")
-def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """A temporary Prefect server and database for this module's flow runs."""
-    from prefect.settings import (
-        PREFECT_HOME,
-        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
-        temporary_settings,
-    )
-    from prefect.testing.utilities import prefect_test_harness
-
-    home = tmp_path_factory.mktemp("prefect-home")
-    with (
-        temporary_settings({PREFECT_HOME: str(home), PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 60}),
-        prefect_test_harness(server_startup_timeout=60),
-    ):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _no_external_storage(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in (
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_ENDPOINT_URL",
-        "VQR1_S3_ENDPOINT",
-        "VQR1_S3_BUCKET",
-    ):
-        monkeypatch.delenv(var, raising=False)
 
 
 def make_workspace(root: Path, model_dir: Path, overlay: dict) -> Path:

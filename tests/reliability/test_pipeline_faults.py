@@ -25,7 +25,6 @@ from flows.pipeline import pipeline
 from prefect import flow
 from prefect.client.orchestration import get_client
 
-from tests.code.test_flows import _no_external_storage, prefect_harness  # noqa: F401 (fixtures)
 from tests.fixtures_storage import fake_run_workspace
 from vqr1.config import StorageParams
 from vqr1.errors import StorageError
@@ -51,7 +50,7 @@ with pipeline_lock(ws):
 def test_second_concurrent_run_is_refused(
     scorecard,
     tmp_path: Path,
-    prefect_harness: None,  # noqa: F811
+    prefect_harness: None,
 ) -> None:
     first = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)])
     try:
@@ -115,7 +114,7 @@ def _dvc(ws: Path, *args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def outage(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Iterator[Outage]:  # noqa: F811
+def outage(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Iterator[Outage]:
     """A run workspace tracked by DVC; the S3 server is killed, push and upload fail, it restarts, rerun."""
     root = tmp_path_factory.mktemp("outage")
     storage, ws = root / "storage", root / "ws"
@@ -149,8 +148,10 @@ def outage(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> I
             _upload_flow(str(ws), str(storage), RUN_ID, retries=1)
         result.upload_seconds = time.monotonic() - started
         result.upload_error = str(upload.value)
-        with get_client(sync_client=True) as client:
-            runs = [r for r in client.read_task_runs() if r.name.startswith("upload-run")]
+        with get_client(sync_client=True) as client:  # the session's Prefect database: this flow's runs only
+            flow_id = client.read_flow_by_name("upload-under-outage").id
+            flow_runs = {r.id for r in client.read_flow_runs() if r.flow_id == flow_id}
+            runs = [r for r in client.read_task_runs() if r.flow_run_id in flow_runs]
         result.upload_attempts = max(r.run_count for r in runs)
         result.after = _digests(ws)
 
