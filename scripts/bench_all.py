@@ -21,19 +21,23 @@ from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[1]
 
+GATE = "data gate, KADID-scale synthetic set"
+GATE_FULL = "data gate, KADID-scale, every pixel decoded"
+REWARD = "ranking reward vs per-pair loop"
+SCORE = "scoring throughput by batch size (tiny model)"
+PIPELINE = "pipeline overhead (DVC, Prefect)"
+GRPO = "GRPO step, smoke shapes on CPU"
+SUITE = "full test suite (last `make test`)"
+
 # (title, script, extra args): quick-enough settings for a 2-core machine, under ~15 minutes in all.
 BENCHES: list[tuple[str, str, list[str]]] = [
-    ("data gate, KADID-scale synthetic set", "bench_gate.py", []),
-    ("data gate, KADID-scale, every pixel decoded", "bench_gate.py", ["--full-decode"]),
-    ("ranking reward vs per-pair loop", "bench_reward.py", []),
-    ("scoring throughput by batch size (tiny model)", "bench_score.py", []),
-    ("pipeline overhead (DVC, Prefect)", "bench_pipeline.py", []),
-    ("GRPO step, smoke shapes on CPU", "bench_grpo_gpu.py", ["--smoke"]),
+    (GATE, "bench_gate.py", []),
+    (GATE_FULL, "bench_gate.py", ["--full-decode"]),
+    (REWARD, "bench_reward.py", []),
+    (SCORE, "bench_score.py", []),
+    (PIPELINE, "bench_pipeline.py", []),
+    (GRPO, "bench_grpo_gpu.py", ["--smoke"]),
 ]
-
-SUITE = "full test suite (last `make test`)"
-GATE, GATE_FULL = BENCHES[0][0], BENCHES[1][0]
-REWARD, SCORE, PIPELINE, GRPO = (b[0] for b in BENCHES[2:])
 
 # The figures a user asks for first: (benchmark, flattened key, label, target text, target met?).
 HEADLINES: list[tuple[str, str, str, str, Callable[[float], bool] | None]] = [

@@ -8,7 +8,10 @@ other's objects.
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import signal
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -45,6 +48,17 @@ def seaweed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seaweed
     )
     yield handle
     seaweed.down(folder)
+
+
+def kill_server(storage: Path) -> seaweed.Server:
+    """SIGKILL the weed process of ``storage`` (no clean shutdown) and wait until it is gone."""
+    server = seaweed.running(storage)
+    assert server is not None, f"no server running for {storage}"
+    os.kill(server.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while seaweed.running(storage) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return server
 
 
 @pytest.fixture

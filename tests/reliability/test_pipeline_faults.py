@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import stat
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from flows.pipeline import pipeline
 from prefect import flow
 from prefect.client.orchestration import get_client
 
-from tests.fixtures_storage import fake_run_workspace
+from tests.fixtures_storage import fake_run_workspace, kill_server
 from vqr1.config import StorageParams
 from vqr1.errors import StorageError
 from vqr1.storage import artifacts, dvc_remote, s3, seaweed
@@ -134,12 +133,7 @@ def outage(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> I
         dvc_remote.configure(ws, StorageParams(bucket=BUCKET), writer)
         result.before = _digests(ws)
 
-        server = seaweed.running(storage)
-        assert server is not None
-        os.kill(server.pid, signal.SIGKILL)  # the server dies: no clean shutdown
-        deadline = time.monotonic() + 10
-        while seaweed.running(storage) is not None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        server = kill_server(storage)  # the server dies: no clean shutdown
         with pytest.raises(StorageError) as push:
             dvc_remote.push(ws)
         result.push_error = str(push.value)

@@ -1,36 +1,27 @@
 """The S3 server killed in the middle of a multipart upload and of a ranged download (real SeaweedFS).
 
-The kill is timed with boto3's own event hooks (``before-send``): when the second part of the transfer is about
-to go out, the server process gets SIGKILL, so the transfer is always cut half-way, never before or after it.
+The kill is timed with boto3's own event hooks (``before-send``): when the second part of the transfer is
+about to go out, the server process gets SIGKILL, so the transfer is always cut half-way, never before or
+after it.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
-from tests.fixtures_storage import fake_run_workspace
-from vqr1.config import StorageParams
+from tests.fixtures_storage import fake_run_workspace, kill_server
+from vqr1.config import Params, StorageParams
 from vqr1.errors import StorageError
 from vqr1.storage import artifacts, s3, seaweed
 
 BUCKET = "midtransfer"
 WEIGHTS_MB = 20  # three 8 MiB parts at boto3's default multipart settings
-
-
-def kill_server(storage: Path) -> None:
-    server = seaweed.running(storage)
-    assert server is not None
-    os.kill(server.pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while seaweed.running(storage) is not None and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 def kill_on_second(client: Any, event: str, storage: Path) -> list[str]:
@@ -46,31 +37,34 @@ def kill_on_second(client: Any, event: str, storage: Path) -> list[str]:
     return seen
 
 
+class BigRun(NamedTuple):
+    storage: Path
+    writer: s3.S3Settings
+    ws: Path
+    params: Params
+    run_id: str
+
+
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[Path, s3.S3Settings]]:
-    storage = tmp_path / "storage"
+def big_run(tmp_path: Path) -> Iterator[BigRun]:
+    """A server of its own (the tests kill it) and a finished-run workspace with multipart-sized weights."""
+    storage, ws = tmp_path / "storage", tmp_path / "ws"
     seaweed.up(storage, [BUCKET])
     try:
-        yield storage, s3.resolve(StorageParams(bucket=BUCKET), env={}, storage_dir=storage)
+        params = fake_run_workspace(ws, {"synthetic": 0.5})
+        weights = ws / "models" / "demo" / "adapter" / "adapter_model.safetensors"
+        weights.write_bytes(os.urandom(WEIGHTS_MB * 2**20))
+        writer = s3.resolve(StorageParams(bucket=BUCKET), env={}, storage_dir=storage)
+        yield BigRun(storage, writer, ws, params, artifacts.new_run_id())
     finally:
         seaweed.down(storage)
 
 
-def big_run(ws: Path) -> Any:
-    params = fake_run_workspace(ws, {"synthetic": 0.5})
-    weights = ws / "models" / "demo" / "adapter" / "adapter_model.safetensors"
-    weights.write_bytes(os.urandom(WEIGHTS_MB * 2**20))
-    return params
-
-
 @pytest.mark.fault("S3 server killed during a multipart upload, then restarted")
 def test_upload_cut_half_way_leaves_no_complete_run_and_a_retry_completes(
-    scorecard, server: tuple[Path, s3.S3Settings], tmp_path: Path
+    scorecard, big_run: BigRun, tmp_path: Path
 ) -> None:
-    storage, writer = server
-    ws = tmp_path / "ws"
-    params = big_run(ws)
-    run_id = artifacts.new_run_id()
+    storage, writer, ws, params, run_id = big_run
     before = {p: artifacts.sha256_file(p) for p in ws.rglob("*") if p.is_file()}
 
     client = s3.client(writer)
@@ -97,20 +91,15 @@ def test_upload_cut_half_way_leaves_no_complete_run_and_a_retry_completes(
     assert got.stat().st_size == WEIGHTS_MB * 2**20
     scorecard.happened = (
         f"killed as part 2 of a {WEIGHTS_MB} MB upload went out ({len(parts)} part requests with retries); "
-        f" StorageError after {failed_after:.1f} s "
-        f"naming the file and endpoint; no manifest, so the run is not listed and cannot be downloaded; "
-        f"local files unchanged; after restart the rerun uploaded {len(manifest.files)} files, sha256-verified"
+        f"StorageError after {failed_after:.1f} s naming the file and endpoint; no manifest, so the run is "
+        f"not listed and cannot be downloaded; local files unchanged; after restart the rerun uploaded "
+        f"{len(manifest.files)} files, sha256-verified"
     )
 
 
 @pytest.mark.fault("S3 server killed during a ranged download into an existing folder")
-def test_download_cut_half_way_keeps_the_previous_copy(
-    scorecard, server: tuple[Path, s3.S3Settings], tmp_path: Path
-) -> None:
-    storage, writer = server
-    ws = tmp_path / "ws"
-    params = big_run(ws)
-    run_id = artifacts.new_run_id()
+def test_download_cut_half_way_keeps_the_previous_copy(scorecard, big_run: BigRun, tmp_path: Path) -> None:
+    storage, writer, ws, params, run_id = big_run
     artifacts.upload_run(s3.client(writer), writer, ws, params, run_id)
     dest = tmp_path / "champion"
     dest.mkdir()
@@ -131,6 +120,7 @@ def test_download_cut_half_way_keeps_the_previous_copy(
     artifacts.download_run(s3.client(writer), writer, run_id, dest)
     assert not (dest / "previous.txt").exists() and (dest / "reports" / "eval" / "metrics.json").is_file()
     scorecard.happened = (
-        f"killed as ranged GET 2 went out ({len(gets)} GETs with retries): StorageError naming the endpoint; the previous copy untouched, no temp "
-        "folder left; after restart the download replaced it whole"
+        f"killed as ranged GET 2 went out ({len(gets)} GETs with retries): StorageError naming the "
+        "endpoint; the previous copy untouched, no temp folder left; after restart the download replaced "
+        "it whole"
     )
