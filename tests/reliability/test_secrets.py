@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from tests.fixtures_storage import fake_run_workspace
-from vqr1.storage import artifacts, s3
+from vqr1.storage import artifacts, s3, seaweed
 
 
 def _files_under(root: Path) -> list[Path]:
@@ -34,14 +34,14 @@ def test_generated_secret_leaks_nowhere(scorecard, seaweed_server, s3_bucket, tm
     assert secret not in repr(writer)
     local = _files_under(ws)
     assert not any(secret.encode() in p.read_bytes() for p in local)
-    logs = [p for p in _files_under(seaweed_server.storage_dir) if "log" in p.as_posix().lower()]
-    assert not any(secret.encode() in p.read_bytes() for p in logs)
-    private = [
-        p
-        for p in _files_under(seaweed_server.storage_dir)
-        if p.suffix in {".env", ".json"} and "s3" in p.name
-    ]
-    assert private and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in private)
+    storage = Path(seaweed_server.storage_dir)
+    # SeaweedFS's own files (logs, metadata, volumes, admin job records): none may hold the secret.
+    server_files = _files_under(storage / "data")
+    assert server_files
+    assert not any(secret.encode() in p.read_bytes() for p in server_files)
+    # The project's credential files, by exact name: present and readable by the owner only.
+    private = [storage / seaweed.IDENTITIES_FILE, storage / s3.ENV_FILE_NAME]
+    assert all(p.is_file() and stat.S_IMODE(p.stat().st_mode) == 0o600 for p in private)
     listening = {
         c.laddr.ip
         for c in psutil.Process(seaweed_server.server.pid).net_connections()
@@ -49,6 +49,6 @@ def test_generated_secret_leaks_nowhere(scorecard, seaweed_server, s3_bucket, tm
     }
     assert listening and listening <= {"127.0.0.1", "::ffff:127.0.0.1"}, listening
     scorecard.happened = (
-        f"secret in 0 of {len(uploaded)} uploaded objects, {len(local)} workspace files, {len(logs)} server logs; "
+        f"secret in 0 of {len(uploaded)} uploaded objects, {len(local)} workspace files, {len(server_files)} server files; "
         f"{len(private)} credential files mode 600; weed listens on {sorted(listening)}"
     )
