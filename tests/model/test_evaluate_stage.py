@@ -1,4 +1,4 @@
-"""The evaluate stage on a tmp workspace (demo profile, synthetic set, tiny model + a LoRA adapter)."""
+"""Evaluating a workspace (the evaluate stage): demo profile, synthetic set, tiny model + a LoRA adapter."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from PIL import Image
 from vqr1 import workspace
 from vqr1.config import load_params
 from vqr1.errors import ConfigError, DataError
-from vqr1.stages import evaluate as stage
+from vqr1.evaluate import report
+from vqr1.evaluate.evaluation import evaluate_workspace
 
 REPO = Path(__file__).resolve().parents[2]
 N_IMAGES = 16
@@ -76,8 +77,14 @@ def ws(tmp_path_factory: pytest.TempPathFactory, synth_root: Path, warm_model_di
     return root
 
 
+def _evaluate(ws: Path, adapter: str | None = None, **evaluate: object):
+    params = load_params(ws / "params.yaml")
+    params = params.model_copy(update={"evaluate": params.evaluate.model_copy(update=evaluate)})
+    return evaluate_workspace(ws, params, adapter=adapter, progress=False)
+
+
 def test_stage_writes_metrics_predictions_reasoning_report_and_plots(ws: Path) -> None:
-    metrics = stage.run(ws, progress=False)
+    metrics = _evaluate(ws)
     out = ws / "reports" / "eval"
     assert json.loads((out / "metrics.json").read_text()) == metrics
     m = metrics["datasets"]["synthetic"]
@@ -115,10 +122,31 @@ def test_stage_refuses_a_missing_adapter_unless_asked(ws: Path, tmp_path: Path) 
     shutil.copytree(ws, other, ignore=shutil.ignore_patterns("reports", "adapter"))
     (other / "params.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(ConfigError, match="--adapter none"):
-        stage.run(other, progress=False)
+        _evaluate(other)
     (other / "data" / "validated" / "synthetic.parquet").unlink()
     with pytest.raises(DataError, match=r"synthetic\.parquet"):
-        stage.run(other, adapter="none", progress=False)
+        _evaluate(other, adapter="none")
+
+
+def test_a_crash_before_the_report_keeps_the_previous_results_together(
+    ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = tmp_path / "ws"
+    shutil.copytree(ws, other)
+    out = other / "reports" / "eval"
+    if not (out / "metrics.json").is_file():
+        _evaluate(other)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def crash(*args: object, **kwargs: object) -> str:
+        raise RuntimeError("crash while rendering the report")
+
+    monkeypatch.setattr(report, "render_markdown", crash)
+    with pytest.raises(RuntimeError, match="crash while rendering"):
+        _evaluate(other, max_images=4, baselines=[])  # scored 4 images, crashed before the report
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before  # no new predictions beside the old metrics
+    assert [p.name for p in out.parent.iterdir()] == ["eval"]  # no staging folder left behind
 
 
 @pytest.mark.slow

@@ -137,18 +137,19 @@ def run_command(
         str | None, typer.Option(help="'none' = base model alone; or an adapter folder (default: the run's)")
     ] = None,
 ) -> None:
-    """Run the evaluate stage outside DVC: metrics, predictions, reasoning, report and plots in reports/eval."""
-    from vqr1.stages import evaluate as stage
+    """Evaluate a workspace outside DVC: metrics, predictions, reasoning, report and plots in reports/eval."""
+    from vqr1.config import load_params
+    from vqr1.evaluate.evaluation import OUT, evaluate_workspace
 
-    metrics = stage.run(workspace, adapter=adapter)
+    metrics = evaluate_workspace(workspace, load_params(workspace / "params.yaml"), adapter=adapter)
     for name, m in metrics["datasets"].items():
         console.print(f"{name}: SRCC {m['srcc']}  PLCC {m['plcc']}  n={m['n']}")
-    console.print(f"report: {workspace / stage.OUT / 'report.md'}")
+    console.print(f"report: {workspace / OUT / 'report.md'}")
 
 
 app.command("pr-comment")(pr_comment)
 
 
 def register(root_app: typer.Typer) -> None:
-    """Add `vqr1 score` at the top level (the lead wires this into vqr1.cli)."""
+    """Add `vqr1 score` at the top level of ``root_app``."""
     root_app.command("score")(score)
