@@ -56,19 +56,35 @@ def hand_fidelity(scores: list[list[float]], mos: list[float]) -> list[float]:
     return out
 
 
-def call(name: str, scores: list[list[object]], mos: list[float], datasets: list[str] | None = None, **kw):
-    """Run the TRL reward ``name`` on answers built from ``scores`` (None = a completion without a number)."""
-    completions, ids, mos_col, ds_col = [], [], [], []
+def call(
+    name: str,
+    scores: list[list[object]],
+    mos: list[float],
+    datasets: list[str] | None = None,
+    groups: list[int] | None = None,
+    ids: list[str] | None = None,
+    **kw,
+):
+    """Run the TRL reward ``name`` on answers built from ``scores`` (None = a completion without a number);
+    ``groups`` gives each image's ranking group (the trainer's column), ``ids`` its image_id."""
+    completions, id_col, mos_col, ds_col, group_col = [], [], [], [], []
     for i, row in enumerate(scores):
         for s in row:
             answer = "no idea" if s is None else s
             completions.append(f"<think>looks fine</think><answer>{answer}</answer>")
-            ids.append(f"img{i}")
+            id_col.append(ids[i] if ids else f"img{i}")
             mos_col.append(mos[i])
             ds_col.append(datasets[i] if datasets else "kadid10k")
+            group_col.append(groups[i] if groups else 0)
     (fn,) = reward_functions([name], **kw)
+    columns = {"ranking_group": group_col} if groups else {}
     return fn(
-        prompts=[None] * len(completions), completions=completions, image_id=ids, mos=mos_col, dataset=ds_col
+        prompts=[None] * len(completions),
+        completions=completions,
+        image_id=id_col,
+        mos=mos_col,
+        dataset=ds_col,
+        **columns,
     )
 
 
@@ -105,10 +121,19 @@ def test_unparsable_is_zero_and_left_out_of_the_statistics() -> None:
     assert got == pytest.approx([expected_first, 0.0, *expected_b], abs=1e-12)
 
 
-def test_paper_mode_substitutes_a_seeded_random_score() -> None:
+def test_paper_mode_substitutes_a_seeded_random_integer_1_to_5() -> None:
     got = call("fidelity", [[4.0, None], [2.0, 1.0]], [4.0, 2.0], unparsable="paper", seed=7)
-    fallback = np.random.default_rng(7).uniform(1.0, 5.0)
+    fallback = float(np.random.default_rng(7).integers(1, 5, endpoint=True))
     assert got == pytest.approx(hand_fidelity([[4.0, fallback], [2.0, 1.0]], [4.0, 2.0]), abs=1e-12)
+    # the reference's random.randint(1, 5): every integer 1..5 is drawn, and nothing between them
+    # (threshold reward: 1 when the fallback lies within 0.35 of the MOS)
+    (fn,) = reward_functions(["threshold"], unparsable="paper", seed=1)
+
+    def hits(mos: float) -> float:
+        return sum(fn(completions=["x"] * 400, image_id=["a"] * 400, mos=[mos] * 400, dataset=["d"] * 400))
+
+    assert all(hits(m) > 0 for m in (1.0, 2.0, 3.0, 4.0, 5.0))
+    assert not any(hits(m) for m in (0.5, 1.5, 2.5, 3.5, 4.5, 5.5))
 
 
 def test_an_image_without_scores_is_no_partner() -> None:
@@ -147,6 +172,16 @@ def test_pairs_never_cross_datasets() -> None:
     mixed = call("fidelity", scores, mos, datasets=["kadid10k", "kadid10k", "spaq"])
     assert mixed[:4] == pytest.approx(hand_fidelity(scores[:2], mos[:2]), abs=1e-12)
     assert mixed[4:] == [0.0, 0.0]  # no partner of its own dataset
+
+
+def test_pairs_stay_inside_their_ranking_group() -> None:
+    """One call holding two groups of two images (accumulation): each is ranked as if it were alone, even
+    when an image id repeats across groups."""
+    scores, mos = [[4.0, 3.0], [2.0, 1.0], [3.0, 3.5], [1.5, 4.5]], [4.0, 2.0, 1.0, 3.0]
+    got = call("fidelity", scores, mos, groups=[0, 0, 1, 1], ids=["a", "b", "a", "c"])
+    alone = hand_fidelity(scores[:2], mos[:2]) + hand_fidelity(scores[2:], mos[2:])
+    assert got == pytest.approx(alone, abs=1e-12)
+    assert call("fidelity", scores, mos) != pytest.approx(alone, abs=1e-6)  # one group of four differs
 
 
 def test_conversational_completions_and_metrics() -> None:

@@ -76,7 +76,9 @@ def test_three_lora_steps_write_adapter_metrics_and_card(workspace: Path) -> Non
     assert (out / "reward_curve.png").stat().st_size > 1000
 
 
-def test_each_reward_call_gets_one_dataset_and_every_column(workspace: Path, synth_root: Path) -> None:
+def test_each_reward_call_ranks_groups_of_one_dataset_and_gets_every_column(
+    workspace: Path, synth_root: Path
+) -> None:
     from vqr1.data.training_view import training_dataset
 
     write_validated(workspace, synth_root, "spaq", 60)
@@ -97,11 +99,16 @@ def test_each_reward_call_gets_one_dataset_and_every_column(workspace: Path, syn
 
     assert len(calls) == 2  # one generation batch per optimiser step here
     for kw in calls:
-        assert {"completions", "image_id", "mos", "dataset", "image", "log_metric"} <= set(kw)
-        assert len(set(kw["dataset"])) == 1
+        assert {"completions", "image_id", "mos", "dataset", "image", "log_metric", "ranking_group"} <= set(
+            kw
+        )
         ids = kw["image_id"]
-        assert len(set(ids)) == 4 and len(ids) == 8  # images_per_batch x grad accumulation images, K = 2 each
+        assert len(set(ids)) == 4 and len(ids) == 8  # 2 groups (accumulation) of 2 images, K = 2 each
         assert all(ids[i] == ids[i + 1] for i in range(0, 8, 2))
+        assert kw["ranking_group"] == [0, 0, 0, 0, 1, 1, 1, 1]  # one group per micro-step, in a row
+        for group in (0, 1):
+            in_group = [i for i, g in enumerate(kw["ranking_group"]) if g == group]
+            assert len({kw["dataset"][i] for i in in_group}) == 1
 
 
 def test_stale_checkpoints_are_dropped(tmp_path: Path) -> None:

@@ -4,8 +4,9 @@ What lives here and why:
 
 - :func:`grpo_config` sets the paper recipe EXPLICITLY (TRL 1.x defaults differ: beta 0, loss "dapo",
   top_k 0). ``per_device_train_batch_size`` counts completions: images_per_batch x K.
-- :class:`GroupedGRPOTrainer` is GRPOTrainer with one override, the train sampler, so that every
-  reward call sees images of ONE dataset (:mod:`vqr1.train.sampler`). Nothing else is forked.
+- :class:`GroupedGRPOTrainer` is GRPOTrainer with two overrides: the train sampler serves ranking
+  groups of ONE dataset (:mod:`vqr1.train.sampler`), and each completion is labelled with its group so
+  the reward ranks within it. Nothing else is forked.
 - :func:`peft_config`: LoRA on the language model only (vision tower frozen), or also on the vision
   blocks (``tuning=lora_vision``); ``tuning=full`` trains every weight (no PEFT).
 - :func:`run` trains with resume from the last complete checkpoint, writes the adapter + processor,
@@ -123,20 +124,39 @@ def _grpo_trainer_class() -> type:
     from trl import GRPOTrainer
 
     class GroupedGRPOTrainer(GRPOTrainer):
-        """GRPOTrainer whose generation batches hold images of one dataset per reward call."""
+        """GRPOTrainer whose reward calls rank ranking groups: one device micro-batch of images
+        (``per_device_train_batch_size / K``) from one dataset, never compared with another group."""
 
         def _get_train_sampler(self, dataset: Any = None) -> DatasetGroupedRepeatSampler:
             dataset = self.train_dataset if dataset is None else dataset
-            per_call = self.args.per_device_train_batch_size * self.args.steps_per_generation
+            args, processes = self.args, self.accelerator.num_processes
             return DatasetGroupedRepeatSampler(
                 labels=dataset["dataset"],
-                images_per_call=per_call // self.num_generations,
+                images_per_group=args.per_device_train_batch_size // self.num_generations,
                 num_generations=self.num_generations,
-                repeat_count=self.num_iterations * self.args.steps_per_generation,
-                num_processes=self.accelerator.num_processes,
+                groups_per_call=args.steps_per_generation,
+                repeat_count=self.num_iterations * args.steps_per_generation,
+                num_processes=processes,
+                groups_per_update=processes * args.gradient_accumulation_steps,
                 shuffle=self.shuffle_dataset,
-                seed=self.args.seed,
+                seed=args.seed,
             )
+
+        def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+            """Label each completion with its ranking group before the rewards see it. The sampler lays a
+            process's generation batch out as ``steps_per_generation`` groups of G images x K completions
+            in a row; numbering them from ``process_index x steps_per_generation`` gives the group's
+            position in the round, the same on any number of processes. With TRL's ``log_completions``
+            the completions table records image, dataset, group and process of every completion."""
+            if self.model.training:
+                first = self.accelerator.process_index * self.args.steps_per_generation
+                size = self.args.per_device_train_batch_size  # G x K completions: one group
+                inputs = [{**row, "ranking_group": first + i // size} for i, row in enumerate(inputs)]
+                if self.log_completions:
+                    for column in ("image_id", "dataset", "ranking_group"):
+                        self._log_completion_extra(column, [row[column] for row in inputs])
+                    self._log_completion_extra("process", [self.accelerator.process_index] * len(inputs))
+            return super()._generate_and_score_completions(inputs)
 
     return GroupedGRPOTrainer
 

@@ -2,20 +2,25 @@
 
 Every reward is a TRL reward function ``f(prompts, completions, completion_ids, **columns) -> list[float]``.
 TRL passes every dataset column as a keyword list aligned with ``completions`` (``image_id``, ``mos``,
-``dataset`` here); the K completions of one image are contiguous but we group by ``image_id`` anyway.
+``dataset`` here, and ``ranking_group`` added by the trainer); the K completions of one image are
+contiguous but we group by ``image_id`` anyway.
 
-Ranking rewards compare each completion's score with the OTHER images of the same call. Notation, for
-completion k of image i, B images in the call, K completions per image:
+Ranking rewards compare each completion's score with the OTHER images of its ranking group: the
+``ranking_group`` column splits one call into groups of B images (with gradient accumulation one call
+holds several groups; the reference ranks within a device batch of 8, never across). Without that
+column the whole call is one group. Notation, for completion k of image i, B images in the group,
+K completions per image:
 
 - ``q_k(i)``: the score parsed by :func:`vqr1.parsing.parse_score`;
 - ``mu(i)``, ``var(i)``: mean and UNBIASED variance (divide by K-1) of the parsed scores of image i;
 - ``p(i, j)``: ground truth from the MOS order: 1 if MOS_i > MOS_j, 0 if MOS_i < MOS_j, 0.5 on a tie.
 
 An unparsable completion gets ranking reward 0 and is left out of mu/var (``unparsable="skip"``), or,
-with ``unparsable="paper"``, is given a uniform random score in [1, 5] as the reference code does. An
-image without any parsed score cannot be a partner j; pairs are formed only between images of the same
-``dataset`` (the sampler already keeps a call to one dataset; this makes cross-dataset comparison
-impossible even if it did not). The mean over j runs over the partners that remain (B-1 normally).
+with ``unparsable="paper"``, is given a random integer score 1..5 as the reference code does
+(``random.randint(1, 5)``). An image without any parsed score cannot be a partner j; pairs are formed
+only between images of the same group and the same ``dataset`` (the sampler already makes each group one
+dataset; this makes cross-dataset comparison impossible even if it did not). The mean over j runs over
+the partners that remain (B-1 normally).
 
 Parsed scores are clipped to +-1e6 before any arithmetic so that absurd answers ("1e308"-sized
 integers) cannot overflow to inf/nan; for scores anywhere near the 1-5 scale this changes nothing.
@@ -37,7 +42,7 @@ GAMMA = 1e-6  # added to the pooled variance (SPEC §1)
 EPS = 1e-6  # inside the fidelity square roots (reference code)
 SCORE_CLIP = 1e6
 THRESHOLD = 0.35  # Q-Insight's tolerance on the 1-5 MOS scale
-PAPER_FALLBACK = (1.0, 5.0)
+PAPER_FALLBACK = (1, 5)  # reference: random.randint(1, 5), both ends included
 
 RewardFunc = Callable[..., list[float]]
 
@@ -58,12 +63,14 @@ def completion_text(completion: Any) -> str:
 
 @dataclass(frozen=True)
 class ScoredBatch:
-    """One reward call as arrays: per completion its score and image index, per image its MOS and dataset."""
+    """One reward call as arrays: per completion its score and image index, per image its MOS, dataset and
+    ranking group (an image of the call is an (image_id, ranking_group) pair)."""
 
     scores: np.ndarray  # (N,) float64, nan where unparsable
     image: np.ndarray  # (N,) int, index into the per-image arrays
     mos: np.ndarray  # (B,) float64
     dataset: np.ndarray  # (B,) int code
+    group: np.ndarray  # (B,) int code
     unparsable: int = 0  # completions without a number, before any fallback
 
     @property
@@ -78,30 +85,39 @@ def score_batch(
     dataset: Sequence[Any] | None = None,
     unparsable: str = "skip",
     rng: np.random.Generator | None = None,
+    ranking_group: Sequence[Any] | None = None,
 ) -> ScoredBatch:
-    """Parse every completion and group the call by ``image_id``."""
+    """Parse every completion and group the call by (``image_id``, ``ranking_group``)."""
     n = len(completions)
-    if not (len(image_id) == len(mos) == n) or (dataset is not None and len(dataset) != n):
+    optional = [c for c in (dataset, ranking_group) if c is not None]
+    if not (len(image_id) == len(mos) == n) or any(len(c) != n for c in optional):
         raise ValueError(f"reward columns disagree in length with the {n} completions")
     raw = [parse_score(completion_text(c)) for c in completions]
     scores = np.array([np.nan if s is None else s for s in raw], dtype=np.float64)
     failures = int(np.isnan(scores).sum())
     if unparsable == "paper":
         missing = np.isnan(scores)
-        scores[missing] = (rng or np.random.default_rng()).uniform(*PAPER_FALLBACK, size=int(missing.sum()))
+        fallback = (rng or np.random.default_rng()).integers(
+            *PAPER_FALLBACK, size=int(missing.sum()), endpoint=True
+        )
+        scores[missing] = fallback
     elif unparsable != "skip":
         raise ConfigError(f"train.unparsable must be 'skip' or 'paper', got {unparsable!r}")
     scores = np.clip(scores, -SCORE_CLIP, SCORE_CLIP)
-    _, first, image = np.unique(
-        np.asarray(image_id, dtype=object).astype(str), return_index=True, return_inverse=True
+    groups = (
+        np.full(n, "") if ranking_group is None else np.asarray([str(g) for g in ranking_group], dtype=str)
     )
+    keys = np.char.add(np.char.add(groups, "\x00"), np.asarray(image_id, dtype=object).astype(str))
+    _, first, image = np.unique(keys, return_index=True, return_inverse=True)
     datasets = np.asarray(["" if dataset is None else str(dataset[i]) for i in first])
     _, dataset_code = np.unique(datasets, return_inverse=True)
+    _, group_code = np.unique(groups[first], return_inverse=True)
     return ScoredBatch(
         scores=scores,
         image=image.astype(np.int64),
         mos=np.asarray(mos, dtype=np.float64)[first],
         dataset=dataset_code.astype(np.int64),
+        group=group_code.astype(np.int64),
         unparsable=failures,
     )
 
@@ -127,7 +143,8 @@ def image_stats(
 
 def _pairs(batch: ScoredBatch, fixed_variance: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(N, B) arrays: standardised gap z = (q_k(i) - mu(j)) / sqrt(var_i + var_j + gamma), raw gap, ground
-    truth p(i, j) and the mask of usable pairs (parsed completion, partner with scores, j != i, same dataset)."""
+    truth p(i, j) and the mask of usable pairs (parsed completion, partner with scores, j != i, same group
+    and dataset)."""
     count, mu, var = image_stats(batch, fixed_variance)
     own = batch.image
     mu_j = np.where(count > 0, mu, 0.0)[None, :]
@@ -139,6 +156,7 @@ def _pairs(batch: ScoredBatch, fixed_variance: bool) -> tuple[np.ndarray, np.nda
         & (count > 0)[None, :]
         & (own[:, None] != np.arange(len(batch.mos))[None, :])
         & (batch.dataset[own][:, None] == batch.dataset[None, :])
+        & (batch.group[own][:, None] == batch.group[None, :])
     )
     return z, gap, truth, mask
 
@@ -228,10 +246,11 @@ def _ranking_reward(name: str, unparsable: str, rng: np.random.Generator) -> Rew
         image_id: Sequence[Any],
         mos: Sequence[float],
         dataset: Sequence[Any] | None = None,
+        ranking_group: Sequence[Any] | None = None,
         log_metric: Callable[[str, float], None] | None = None,
         **_: Any,
     ) -> list[float]:
-        batch = score_batch(completions, image_id, mos, dataset, unparsable, rng)
+        batch = score_batch(completions, image_id, mos, dataset, unparsable, rng, ranking_group)
         if log_metric is not None:
             log_metric("parse_failure_rate", batch.unparsable / max(len(completions), 1))
         return score(batch).tolist()
