@@ -25,9 +25,6 @@ class SplitParams(_Strict):
     method: Literal["by_reference", "paper_lists"] = "by_reference"
     fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
     seed: int = 42
-    # the paper's KADID-10K split lists: fetched from lists_url, or read from a local lists_dir
-    lists_url: str = "https://raw.githubusercontent.com/TianheWu/VisualQuality-R1/main/datasets/KADID-10K"
-    lists_dir: str | None = None
 
     @model_validator(mode="after")
     def _fractions_sum_to_one(self) -> SplitParams:
@@ -36,10 +33,38 @@ class SplitParams(_Strict):
         return self
 
 
-class SourceOverride(_Strict):
+# The reference repository's datasets/ folder at the commit that added the test label files (2025-10-16).
+REFERENCE_LABELS_URL = (
+    "https://raw.githubusercontent.com/TianheWu/VisualQuality-R1/"
+    "a16dcdb64eea03a27afdb411d43cc1c9d723a1b2/datasets"
+)
+
+
+class ReferenceLabelsParams(_Strict):
+    """Where the reference repository's label files come from: its datasets/ folder online or a local copy."""
+
+    url: str = REFERENCE_LABELS_URL
+    dir: str | None = None
+
+
+class PartSource(_Strict):
+    """One file: a mirror ``url`` or a local ``archive`` path, with its sha256 if known."""
+
     url: str | None = None
     archive: str | None = None
     sha256: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PartSource:
+        if self.url and self.archive:
+            raise ValueError("give either a url or a local archive as a source, not both")
+        return self
+
+
+class SourceOverride(PartSource):
+    """A dataset's source: one file holding the whole set, or per named part (data.sources.<set>.parts)."""
+
+    parts: dict[str, PartSource] = Field(default_factory=dict)
 
 
 class DownloadParams(_Strict):
@@ -67,12 +92,18 @@ class GateParams(_Strict):
     # false: PNGs are checked by the CRC of every chunk (PIL verify: truncation, bit rot) without
     # inflating pixels; other formats always decode fully. true: decode every pixel of every image.
     full_decode: bool = False
+    # dataset -> rows its manifest must have, in place of the catalogue's count (a subset, a fixture)
+    expected_counts: dict[str, int] = Field(default_factory=dict)
 
 
 class DataParams(_Strict):
     datasets: list[str]
     train_datasets: list[str]
     eval_datasets: list[str]
+    # reference: the paper's own label files (vqr1.data.reference) wherever the reference repository has
+    # them; native: each dataset's own label file. The datasets' archives supply the images either way.
+    labels: Literal["reference", "native"] = "reference"
+    reference_labels: ReferenceLabelsParams = ReferenceLabelsParams()
     split: SplitParams = SplitParams()
     sources: dict[str, SourceOverride] = Field(default_factory=dict)
     download: DownloadParams = DownloadParams()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from tests.data import real_layouts
 from tests.data.helpers import data_params
 from tests.data.http_server import serve
-from vqr1.data import download
+from vqr1.data import catalogue, download, labels
 from vqr1.errors import ConfigError, DataError
 
 
@@ -61,3 +63,85 @@ def test_generated_synthetic_set(tmp_path: Path) -> None:
     folder = download.fetch("synthetic", tmp_path, data, progress=False)
     assert len(pd.read_csv(folder / "kadid10k/dmos.csv")) == 2 * 2 * 5
     assert not (tmp_path / download.LOCK_FILE).exists(), "nothing downloaded, nothing locked"
+
+
+@pytest.fixture(scope="module")
+def layouts(tmp_path_factory: pytest.TempPathFactory) -> real_layouts.Layouts:
+    return real_layouts.build_all(tmp_path_factory.mktemp("layouts"))
+
+
+def _eval_set(name: str, sources: dict) -> object:
+    return data_params(datasets=[name], train_datasets=[], eval_datasets=[name], sources={name: sources})
+
+
+def test_a_set_in_two_pieces_local_images_and_fetched_labels(
+    tmp_path: Path, layouts: real_layouts.Layouts
+) -> None:
+    """AGIQA-3K publishes AGIQA-3K.zip and data.csv apart: each part gets its own source."""
+    parts = layouts["agiqa3k"].parts
+    with serve(parts["labels"].parent) as (base, log):
+        data = _eval_set(
+            "agiqa3k",
+            {"parts": {"images": {"archive": str(parts["images"])}, "labels": {"url": f"{base}/data.csv"}}},
+        )
+        folder = download.fetch("agiqa3k", tmp_path, data, progress=False)
+    assert (folder / "data.csv").read_bytes() == parts["labels"].read_bytes(), "a plain file is copied as is"
+    assert (folder / "AGIQA-3K/AttnGAN_normal_000.jpg").is_file() and len(log.requests) == 1
+    assert set(download.read_lock(tmp_path)["agiqa3k"]) == {"AGIQA-3K.zip", "data.csv"}
+    assert len(labels.parse(folder, catalogue.get("agiqa3k"))) == layouts["agiqa3k"].count
+
+
+def test_koniq_images_and_scores_zips_from_a_mirror(tmp_path: Path, layouts: real_layouts.Layouts) -> None:
+    parts = layouts["koniq10k"].parts
+    with serve(parts["images"].parent) as (base, _):
+        sources = {"parts": {p: {"url": f"{base}/{f.name}"} for p, f in parts.items()}}
+        folder = download.fetch("koniq10k", tmp_path, _eval_set("koniq10k", sources), progress=False)
+    assert (folder / "koniq10k_scores_and_distributions.csv").is_file()
+    assert len(list((folder / "1024x768").glob("*.jpg"))) == layouts["koniq10k"].count
+
+
+def test_a_missing_part_names_its_key_and_an_unknown_part_is_refused(tmp_path: Path) -> None:
+    data = _eval_set("agiqa3k", {"parts": {"labels": {"archive": "data.csv"}}})
+    with pytest.raises(
+        ConfigError, match=r"agiqa3k: .*images \(AGIQA-3K\.zip\).*data\.sources\.agiqa3k\.parts\.images"
+    ):
+        download.fetch("agiqa3k", tmp_path, data, progress=False)
+    data = _eval_set("koniq10k", {"parts": {"labels": {"url": "http://127.0.0.1:9/x.csv"}}})
+    with pytest.raises(
+        ConfigError, match=r"unknown part\(s\) \['labels'\]; KonIQ-10k has \['images', 'scores'\]"
+    ):
+        download.fetch("koniq10k", tmp_path, data, progress=False)
+
+
+def test_an_html_page_in_place_of_the_archive_is_a_clear_error(tmp_path: Path) -> None:
+    """Box shares (CLIVE's release) answer scripts with a web page; it must not pass for the archive."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "ChallengeDB-release").write_text(
+        "\n<!DOCTYPE html>\n<html><head><title>Box</title></head></html>\n"
+    )
+    with serve(site) as (base, _):
+        url = f"{base}/ChallengeDB-release"
+        with pytest.raises(
+            DataError, match=re.escape(url) + r" gave an HTML page.*data\.sources\.live_challenge\.archive"
+        ):
+            download.fetch(
+                "live_challenge", tmp_path / "ws", _eval_set("live_challenge", {"url": url}), progress=False
+            )
+    assert not (tmp_path / "ws/data/raw/live_challenge").exists()
+    assert not list((tmp_path / "ws/data/archives/live_challenge").iterdir()), "the page is not kept"
+    assert not (tmp_path / "ws" / download.LOCK_FILE).exists(), "a page never enters the lock"
+    local = site / "ChallengeDB_release.zip"
+    local.write_text("<html><body>Sign in</body></html>")
+    with pytest.raises(DataError, match=r"ChallengeDB_release\.zip gave an HTML page"):
+        download.fetch(
+            "live_challenge",
+            tmp_path / "ws",
+            _eval_set("live_challenge", {"archive": str(local)}),
+            progress=False,
+        )
+
+
+def test_clive_has_no_scriptable_url() -> None:
+    entry = catalogue.get("live_challenge")
+    assert not any(a.url for a in entry.archives) and "box.com" in entry.homepage

@@ -1,4 +1,4 @@
-"""Each label parser on a tiny fixture written here in the dataset's real format (no downloads)."""
+"""Each label parser on tiny fixtures in the datasets' real layouts (tests/data/real_layouts.py cites them)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.io import savemat
+from scipy.stats import spearmanr
 
-from vqr1.data import catalogue, labels
+from tests.data import real_layouts
+from tests.data.helpers import data_params
+from vqr1.data import catalogue, labels, reference
 from vqr1.errors import DataError
 
 
@@ -32,93 +35,109 @@ def test_kadid(synth_root: Path) -> None:
     assert frame["ref_id"].iloc[0] == "I01" and frame["mos_raw"].tolist() == raw["dmos"].tolist()
 
 
-def test_koniq_finds_images_in_any_folder(tmp_path: Path) -> None:
-    cols = labels.KONIQ_COLUMNS
-    rows = [["1.jpg", 0, 1, 2, 3, 4, 10, 3.5, 0.5, 62.1], ["2.jpg", 1, 1, 1, 1, 1, 5, 2.0, 0.4, 30.0]]
-    pd.DataFrame(rows, columns=cols).to_csv(tmp_path / "koniq10k_scores_and_distributions.csv", index=False)
-    _touch(tmp_path, "koniq10k_1024x768/1024x768/1.jpg", "koniq10k_1024x768/1024x768/2.jpg")
-    frame = _parse("koniq10k", tmp_path)
-    assert frame["image"].tolist() == ["koniq10k_1024x768/1024x768/1.jpg", "koniq10k_1024x768/1024x768/2.jpg"]
-    assert frame["mos_raw"].tolist() == [3.5, 2.0] and frame["ref_id"].isna().all()
+@pytest.fixture(scope="module")
+def layouts(tmp_path_factory: pytest.TempPathFactory) -> real_layouts.Layouts:
+    """Every paper set in its real layout (sources cited in tests/data/real_layouts.py)."""
+    return real_layouts.build_all(tmp_path_factory.mktemp("layouts"))
 
 
-def test_spaq_xlsx(tmp_path: Path) -> None:
-    frame = pd.DataFrame(
-        {"Image name": ["00001.jpg", "00002.jpg"], "MOS": [42.5, 80.0], "Brightness": [1, 2]}
-    )
-    frame.to_excel(tmp_path / "MOS and Image attribute scores.xlsx", index=False)
-    _touch(tmp_path, "TestImage/00001.jpg", "TestImage/00002.jpg")
-    out = _parse("spaq", tmp_path)
-    assert out["image"].tolist() == ["TestImage/00001.jpg", "TestImage/00002.jpg"]
-    assert out["mos_raw"].tolist() == [42.5, 80.0]
+NATIVE = ["kadid10k", "koniq10k", "spaq", "live_challenge", "bid", "agiqa3k", "sriqa_bench"]
 
 
-def test_clive_mat(tmp_path: Path) -> None:
-    names = np.empty((3, 1), dtype=object)
-    names[:, 0] = ["t1.bmp", "10.bmp", "11.bmp"]
-    (tmp_path / "Data").mkdir()
-    savemat(tmp_path / "Data/AllImages_release.mat", {"AllImages_release": names})
-    savemat(tmp_path / "Data/AllMOS_release.mat", {"AllMOS_release": np.array([[55.1, 20.5, 90.0]])})
-    _touch(tmp_path, "Images/trainingImages/t1.bmp", "Images/10.bmp", "Images/11.bmp")
-    out = _parse("live_challenge", tmp_path)
-    assert out["image"].tolist() == ["Images/trainingImages/t1.bmp", "Images/10.bmp", "Images/11.bmp"]
-    assert out["mos_raw"].tolist() == pytest.approx([55.1, 20.5, 90.0])
+@pytest.mark.parametrize("name", NATIVE)
+def test_native_labels_of_the_real_layouts(name: str, layouts: real_layouts.Layouts, tmp_path: Path) -> None:
+    """Each release's own label file lists every image, found where the release keeps it, on its scale."""
+    entry = catalogue.get(name)
+    raw = real_layouts.extracted(layouts[name], tmp_path / "raw")
+    frame = _parse(name, raw)
+    assert len(frame) == layouts[name].count and frame["image"].is_unique
+    assert all((raw / p).is_file() for p in frame["image"])
+    lo, hi = entry.mos_range
+    assert frame["mos_raw"].between(lo, hi + 1e-9).all() and frame["mos_raw"].nunique() > len(frame) // 2
 
 
-def test_bid_xls(tmp_path: Path) -> None:
-    import xlwt
+@pytest.mark.parametrize("name", NATIVE)
+def test_reference_labels_name_the_same_images_in_the_same_order(
+    name: str, layouts: real_layouts.Layouts, tmp_path: Path
+) -> None:
+    """The paper's files (a rescale of each set's own scores) resolve to the same files and rank them alike."""
+    raw = real_layouts.extracted(layouts[name], tmp_path / "raw")
+    entry = catalogue.get(name)
+    data = data_params(reference_labels={"dir": str(layouts.reference_dir)})
+    table = reference.table(tmp_path, entry, data, progress=False)
+    ref = labels.parse(raw, entry, table).set_index("image")["mos_raw"]
+    own = _parse(name, raw).set_index("image")["mos_raw"]
+    assert sorted(ref.index) == sorted(own.index)
+    assert spearmanr(ref[own.index], own).statistic == pytest.approx(1.0)
 
-    book = xlwt.Workbook()
-    sheet = book.add_sheet("Sheet1")
-    for col, head in enumerate(["Image Number", "Average Subjective Grade"]):
-        sheet.write(0, col, head)
-    for row, (num, grade) in enumerate([(1, 3.2), (2, 0.5)], start=1):
-        sheet.write(row, 0, num)
-        sheet.write(row, 1, grade)
-    book.save(str(tmp_path / "DatabaseGrades.xls"))
-    _touch(tmp_path, "ImageDatabase/DatabaseImage0001.JPG", "ImageDatabase/DatabaseImage0002.JPG")
-    out = _parse("bid", tmp_path)
-    assert out["image"].tolist() == [
+
+def test_koniq_native_labels_are_mos_zscore(layouts: real_layouts.Layouts, tmp_path: Path) -> None:
+    """hyperIQA's Koniq_10kFolder reads MOS_zscore: the scale the paper's KonIQ labels rescale."""
+    raw = real_layouts.extracted(layouts["koniq10k"], tmp_path)
+    csv = pd.read_csv(raw / "koniq10k_scores_and_distributions.csv")
+    frame = _parse("koniq10k", raw)
+    assert frame["mos_raw"].tolist() == csv["MOS_zscore"].tolist()
+    assert frame["image"].str.startswith("1024x768/").all()
+
+
+def test_bid_reads_plan1_of_the_real_workbook(layouts: real_layouts.Layouts, tmp_path: Path) -> None:
+    """DatabaseGrades.xls: Plan1 holds the grades (Plan2/3 are empty); numbers have gaps (1, 3, ...)."""
+    frame = _parse("bid", real_layouts.extracted(layouts["bid"], tmp_path))
+    assert frame["image"].tolist()[:2] == [
         "ImageDatabase/DatabaseImage0001.JPG",
-        "ImageDatabase/DatabaseImage0002.JPG",
-    ]
-    assert out["mos_raw"].tolist() == [3.2, 0.5]
-
-
-def test_agiqa_csv(tmp_path: Path) -> None:
-    cols = ["name", "prompt", "adj1", "adj2", "style", "mos_quality", "std_quality", "mos_align", "std_align"]
-    rows = [
-        ["a.png", "a cat", "", "", "", 2.5, 0.3, 3.0, 0.2],
-        ["b.jpg", "a dog", "", "", "", 0.7, 0.2, 1.0, 0.1],
-    ]
-    pd.DataFrame(rows, columns=cols).to_csv(tmp_path / "data.csv", index=False)
-    _touch(tmp_path, "AGIQA-3K/a.png", "AGIQA-3K/b.jpg")
-    out = _parse("agiqa3k", tmp_path)
-    assert out["image"].tolist() == ["AGIQA-3K/a.png", "AGIQA-3K/b.jpg"] and out["mos_raw"].tolist() == [
-        2.5,
-        0.7,
+        "ImageDatabase/DatabaseImage0003.JPG",
     ]
 
 
-def test_sriqa_groups(tmp_path: Path) -> None:
+def test_clive_keeps_the_training_images(layouts: real_layouts.Layouts, tmp_path: Path) -> None:
+    frame = _parse("live_challenge", real_layouts.extracted(layouts["live_challenge"], tmp_path))
+    assert frame["image"].iloc[0] == "ChallengeDB_release/Images/trainingImages/t1.bmp"
+    assert frame["image"].iloc[2] == "ChallengeDB_release/Images/10.bmp"
+
+
+def test_agiqa_csv_with_crlf_and_quoted_commas(layouts: real_layouts.Layouts, tmp_path: Path) -> None:
+    raw = real_layouts.extracted(layouts["agiqa3k"], tmp_path)
+    assert (
+        b"\r\n" in (raw / "data.csv").read_bytes()
+        and b'"artwork with only triangles, anime style"' in (raw / "data.csv").read_bytes()
+    )
+    frame = _parse("agiqa3k", raw)
+    assert frame["image"].tolist()[1] == "AGIQA-3K/DALLE2_normal_001.jpg"
+    assert frame["mos_raw"].min() == pytest.approx(0.195) and frame["mos_raw"].max() == pytest.approx(4.45)
+
+
+def test_sriqa_real_layout(layouts: real_layouts.Layouts, tmp_path: Path) -> None:
+    """AFINE's layout: MOS/<group>.txt `name,score`; images/<Method>x4/; LRImages/ repeats the originals."""
+    raw = real_layouts.extracted(layouts["sriqa_bench"], tmp_path)
+    frame = _parse("sriqa_bench", raw)
+    assert len(frame) == 22 and not frame["image"].str.contains("LRImages|MOS_").any()
+    originals = frame[frame["image"].str.endswith("_Original.png")]
+    assert originals["image"].tolist() == [
+        "SRIQA-Bench/images/Original/online15_Original.png",
+        "SRIQA-Bench/images/Original/srtest58_Original.png",
+    ]
+    assert "SRIQA-Bench/images/SeeSRx4/online15_SeeSRx4.png" in set(frame["image"])
+    assert frame.groupby("ref_id").size().to_dict() == {"online15_Original": 11, "srtest58_Original": 11}
+    assert frame["mos_raw"].max() == 100.00000000000001 and frame["mos_raw"].min() == 0.0
+
+
+def test_sriqa_groups_need_the_mos_folder(tmp_path: Path) -> None:
+    (tmp_path / "MOS_Gen").mkdir()
+    (tmp_path / "MOS_Gen/online1.txt").write_text("online1_SeeSRx4.png,40.0\n")
+    with pytest.raises(DataError, match=r"sriqa_bench: no MOS/<group>\.txt"):
+        labels.parse(tmp_path, catalogue.get("sriqa_bench"))
     (tmp_path / "MOS").mkdir()
-    (tmp_path / "MOS/x2.txt").write_text("img1.png 71.5\nimg2.png 20\n")
-    (tmp_path / "MOS/x4.txt").write_text("img1.png 40.25\n")
-    _touch(tmp_path, "x2/img1.png", "x2/img2.png", "x4/img1.png")
-    out = _parse("sriqa_bench", tmp_path)
-    assert out["image"].tolist() == ["x2/img1.png", "x2/img2.png", "x4/img1.png"]
-    assert out["mos_raw"].tolist() == [71.5, 20.0, 40.25]
+    (tmp_path / "MOS/online1.txt").write_text("online1_SeeSRx4.png,40.0,extra\n")
+    with pytest.raises(DataError, match=r"sriqa_bench: .*online1\.txt:1: expected `name,score`"):
+        labels.parse(tmp_path, catalogue.get("sriqa_bench"))
 
 
 @pytest.mark.parametrize("name", ["deblurring", "dehazing"])
-def test_ref_dist_mos(tmp_path: Path, name: str) -> None:
-    (tmp_path / "mos.txt").write_text(
-        "ref dist mos\nblur01.png blur01_m1.png 3.5\nblur01.png blur01_m2.png 1.25\n"
-    )
-    _touch(tmp_path, "blur01_m1.png", "blur01_m2.png")
-    out = _parse(name, tmp_path)
-    assert out["image"].tolist() == ["blur01_m1.png", "blur01_m2.png"]
-    assert out["ref_id"].tolist() == ["blur01", "blur01"] and out["mos_raw"].tolist() == [3.5, 1.25]
+def test_sets_without_labels_of_their_own(name: str, tmp_path: Path) -> None:
+    """No public release layout: their only labels are the reference repository's files."""
+    with pytest.raises(DataError, match=rf"{name}: .* no label file of its own; use data.labels: reference"):
+        labels.parse(tmp_path, catalogue.get(name))
+    assert catalogue.uses_reference(catalogue.get(name), "native")
 
 
 def test_tid2013(tmp_path: Path) -> None:
@@ -144,25 +163,39 @@ def test_live_drops_references(tmp_path: Path) -> None:
 
 
 def test_csiq_xlsx(tmp_path: Path) -> None:
+    """The DMOS workbook as UNIQUE ships it (IQA_database/CSIQ/): several sheets; all_by_image has its header
+    on row 4 from column D; file names from UNIQUE data_csiq.m (<image>.<TAG>.<level>.png)."""
     frame = pd.DataFrame(
         {
-            "image": ["1600", "1600"],
-            "dst_idx": [1, 2],
-            "dst_type": ["noise", "jpeg 2000"],
-            "dst_lev": [1, 3],
-            "dmos_std": [0.1, 0.1],
-            "dmos": [0.06, 0.51],
+            "image": [1600, "woman", 1600],
+            "dst_idx": [1, 4, 3],
+            "dst_type": ["noise", "fnoise", "jpeg 2000"],
+            "dst_lev": [1, 2, 3],
+            "dmos_std": [0.061, 0.09, 0.1],
+            "dmos": [0.062, 0.17, 0.51],
         }
     )
-    frame.to_excel(tmp_path / "csiq.DMOS.xlsx", sheet_name="all_by_image", index=False)
-    _touch(tmp_path, "dst_imgs/awgn/1600.AWGN.1.png", "dst_imgs/jpeg2000/1600.jpeg2000.3.png")
+    with pd.ExcelWriter(tmp_path / "csiq.DMOS.xlsx") as book:
+        pd.DataFrame({"z": [1.0, 2.0]}).to_excel(book, sheet_name="z_crit", index=False)
+        frame.to_excel(book, sheet_name="all_by_image", index=False, startrow=3, startcol=3)
+    names = [
+        "dst_imgs/awgn/1600.AWGN.1.png",
+        "dst_imgs/fnoise/woman.fnoise.2.png",
+        "dst_imgs/jpeg2000/1600.jpeg2000.3.png",
+    ]
+    _touch(tmp_path, *names)
     out = _parse("csiq", tmp_path)
-    assert out["image"].tolist() == ["dst_imgs/awgn/1600.AWGN.1.png", "dst_imgs/jpeg2000/1600.jpeg2000.3.png"]
-    assert out["ref_id"].tolist() == ["1600", "1600"]
+    assert out["image"].tolist() == names
+    assert out["ref_id"].tolist() == ["1600", "woman", "1600"] and out["mos_raw"].tolist() == [
+        0.062,
+        0.17,
+        0.51,
+    ]
 
 
 def test_every_catalogue_parser_exists() -> None:
-    assert {d.parser for d in catalogue.DATASETS.values()} <= set(labels.PARSERS)
+    assert {d.parser for d in catalogue.DATASETS.values()} - {None} <= set(labels.PARSERS)
+    assert all(d.reference for d in catalogue.DATASETS.values() if d.parser is None)
 
 
 @pytest.mark.parametrize(
@@ -184,9 +217,9 @@ def test_missing_or_extra_columns(tmp_path: Path, header: str, problem: str) -> 
 
 
 def test_malformed_text_line_names_the_line(tmp_path: Path) -> None:
-    (tmp_path / "mos.txt").write_text("a.png a1.png 3.0\na.png a2.png\n")
-    with pytest.raises(DataError, match=r"deblurring: .*mos\.txt:2: expected 3 fields, got 2"):
-        labels.parse(tmp_path, catalogue.get("deblurring"))
+    (tmp_path / "mos_with_names.txt").write_text("5.5 i01_01_1.bmp\n4.2\n")
+    with pytest.raises(DataError, match=r"tid2013: .*mos_with_names\.txt:2: expected 2 fields, got 1"):
+        labels.parse(tmp_path, catalogue.get("tid2013"))
 
 
 def test_missing_label_file_and_missing_folder(tmp_path: Path) -> None:

@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 
 from tests.data.helpers import data_params
-from tests.data.http_server import serve
-from vqr1.data import catalogue, download, normalize, splits
+from vqr1.data import catalogue, normalize, splits
 from vqr1.errors import DataError
 
 
@@ -59,37 +58,6 @@ def test_kadid_scale_split_sizes_and_determinism() -> None:
     c = splits.by_group(refs, (0.6, 0.2, 0.2), seed=7)
     assert not (c == a).all()
     assert splits.split_counts(3, (0.6, 0.2, 0.2)) == (2, 1, 0)
-
-
-def _write_lists(folder: Path, frame: pd.DataFrame) -> dict[str, str]:
-    """KADID-style lists over the frame's images, one `name score` line each (the assumed format)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    names = [Path(p).name for p in frame["image"]]
-    truth = {n: ("train", "val", "test")[i % 3] for i, n in enumerate(names)}
-    for split, fname in splits.LIST_FILES.items():
-        lines = [f"{n} 3.0" for n in names if truth[n] == split]
-        (folder / fname).write_text("\n".join(lines) + "\n")
-    return truth
-
-
-def test_paper_lists_local_and_fetched(ws: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    base = normalize.build_manifest(ws, "synthetic", data_params(), progress=False)
-    lists = tmp_path_factory.mktemp("lists")
-    truth = _write_lists(lists, base)
-    local = data_params(split={"method": "paper_lists", "lists_dir": str(lists)})
-    frame = normalize.build_manifest(ws, "synthetic", local, progress=False)
-    assert [truth[Path(p).name] for p in frame["image"]] == frame["split"].tolist()
-    lock = download.read_lock(ws)[splits.LISTS_LOCK_KEY]
-    assert set(lock) == set(splits.LIST_FILES.values())
-
-    with serve(lists) as (url, log):
-        fetched = data_params(split={"method": "paper_lists", "lists_url": url})
-        again = normalize.build_manifest(ws, "synthetic", fetched, progress=False)
-    assert again["split"].tolist() == frame["split"].tolist() and len(log.requests) == 3
-
-    (ws / "data/splits/kadid10k" / splits.LIST_FILES["val"]).write_text("I01_01_01.png 3.0\n")
-    with pytest.raises(DataError, match="checksum mismatch"):
-        normalize.build_manifest(ws, "synthetic", fetched, progress=False)
 
 
 def test_image_absent_from_paper_lists_is_an_error() -> None:

@@ -90,6 +90,26 @@ def _extract_tar(archive: Path, dest: Path, budget: _Budget) -> None:
                 )
 
 
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<!--")
+
+
+def refuse_html(path: Path, source: str, dataset: str) -> None:
+    """Stop on a web page saved in place of a file: share and login pages answer scripts with HTML.
+
+    Checked before the checksum is recorded, so a page never enters the lock as the set's archive.
+    """
+    with open(path, "rb") as f:
+        head = f.read(1024).lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith(_HTML_STARTS):
+        raise DataError(
+            f"{dataset}: {source} gave an HTML page, not a data file (a share, login or consent page "
+            "that answers scripts with HTML). Download the file in a browser, then set "
+            f"data.sources.{dataset}.archive (or env VQR1_{dataset.upper()}_ARCHIVE, or "
+            f"data.sources.{dataset}.parts.<part>.archive for one piece) to its local path, "
+            "or give a direct mirror URL"
+        )
+
+
 def extract(archive: Path, dest: Path, max_bytes: int) -> None:
     """Extract ``archive`` (zip or tar) into the existing folder ``dest``; DataError on anything unsafe."""
     archive = Path(archive)

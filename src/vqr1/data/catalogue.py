@@ -1,23 +1,26 @@
 """The dataset catalogue: the one place that knows where each set comes from and what it must look like.
 
-Every other data module (download, labels, normalize, gate) reads its facts from here, so adding a
-dataset is one entry. Facts come from SPEC §2; anything not confirmed against the real files is
-marked (unverified) in ``notes`` and in docs/data.md.
+Every other data module (download, labels, reference, normalize, gate) reads its facts from here, so
+adding a dataset is one entry. Layouts and label formats were checked against public sources (the
+reference repository's label files, the datasets' releases as read by IQA-PyTorch, hyperIQA, UNIQUE and
+AFINE); docs/data.md cites the source of each and marks the rest (unverified).
 
-Sources, in order of precedence: env ``VQR1_<NAME>_URL`` / ``VQR1_<NAME>_ARCHIVE`` / ``VQR1_<NAME>_SHA256``,
-then ``data.sources.<name>`` in params.yaml, then the catalogue's own archives. A URL or archive
-override replaces *all* of the entry's archives with that one file (a mirror holding the whole set).
+A set may come in several pieces (``parts``: KonIQ's images and scores zips, AGIQA-3K's images zip and
+its data.csv). Sources, in order of precedence: env ``VQR1_<NAME>_URL`` / ``VQR1_<NAME>_ARCHIVE`` /
+``VQR1_<NAME>_SHA256`` or ``data.sources.<name>.{url, archive, sha256}`` (one file holding the whole
+set: it replaces every part), then ``data.sources.<name>.parts.<part>`` (one piece), then the
+catalogue's own URLs.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlparse
 
-from vqr1.config import DataParams, SourceOverride
+from vqr1.config import DataParams, PartSource, SourceOverride
 from vqr1.errors import ConfigError
 from vqr1.naming import check_name
 
@@ -27,31 +30,79 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Archive:
-    """One downloadable file; ``sha256=None`` means "record it in the lock on first download"."""
+    """One piece of a set: fetched from ``url`` or read from ``local``; neither = no public direct URL.
 
+    ``sha256=None`` means "record it in the lock on first download". ``extract=False`` marks a plain
+    file (AGIQA-3K's data.csv) that is copied into the set's folder as it is.
+    """
+
+    part: str
     url: str
     filename: str
     sha256: str | None = None
+    extract: bool = True
+    local: str | None = None  # a local path (relative to the workspace root, or absolute)
+
+
+@dataclass(frozen=True)
+class ReferenceLabels:
+    """A set's label file(s) in the reference repository's ``datasets/`` folder (vqr1.data.reference)."""
+
+    files: tuple[str, ...]  # paths under datasets/
+    columns: tuple[str, ...]  # the whitespace-separated fields of a line: image, ref, mos, std
+    mos_range: tuple[float, float]  # the file's scale; the gate checks mos_raw inside it
 
 
 @dataclass(frozen=True)
 class Dataset:
     name: str
     title: str
-    parser: str  # key of vqr1.data.labels.PARSERS
-    label: str  # file name (or glob) of the label file, found anywhere under data/raw/<name>/
-    mos_range: tuple[float, float]  # raw scale as published; the gate checks mos_raw inside it
+    parser: str | None  # key of vqr1.data.labels.PARSERS; None = no public labels but the reference's
+    label: str  # file name (or glob) of the native label file, found anywhere under data/raw/<name>/
+    mos_range: tuple[float, float]  # native scale as published; the gate checks mos_raw inside it
     higher_better: bool  # False for DMOS sets: normalisation flips them
-    count: int | None  # expected images in the label file; None = not fixed (the synthetic set)
+    count: int | None  # expected images; None = not fixed (the synthetic set)
     homepage: str  # where a person gets the set by hand
-    archives: tuple[Archive, ...] = ()  # empty = manual-only: needs a local archive or a mirror URL
+    archives: tuple[Archive, ...] = ()  # its pieces; a piece without url needs a local file or a mirror
     has_references: bool = False
     optional: bool = False
     generated: bool = False  # built locally (vqr1.data.synth) unless a source override is given
+    reference: ReferenceLabels | None = None  # the paper's labels in the reference repository
+    exclude_dirs: tuple[str, ...] = ()  # folders whose images are not part of the set (same names)
+    group_relative: bool = False  # scores are scaled within each reference group: report per-group SRCC
     notes: str = ""
 
 
+LabelSource = Literal["reference", "native"]
+
+
+def uses_reference(entry: Dataset, labels: LabelSource) -> bool:
+    """True when the entry's labels come from the reference repository's files."""
+    return entry.reference is not None and (labels == "reference" or entry.parser is None)
+
+
+def mos_range(entry: Dataset, labels: LabelSource) -> tuple[float, float]:
+    """The raw scale of the labels in use (the reference files rescaled some sets)."""
+    if uses_reference(entry, labels):
+        assert entry.reference is not None
+        return entry.reference.mos_range
+    return entry.mos_range
+
+
+def _manual(filename: str, part: str = "archive") -> Archive:
+    """A piece with no public direct URL: a local archive or a mirror must be given."""
+    return Archive(part, "", filename)
+
+
 _MMSP = "https://datasets.vqa.mmsp-kn.de/archives"
+_TEST = "test_data_label"
+KADID_LISTS = {split: f"KADID-10K/KADID-10K_{split}_set.txt" for split in ("train", "val", "test")}
+# AGIQA-3K's data.csv at the commit that added it (github lcysyzxdxc/AGIQA-3k-Database, 2023-06-08)
+_AGIQA_CSV = (
+    "https://raw.githubusercontent.com/lcysyzxdxc/AGIQA-3k-Database/"
+    "a1b51eb53348d30ccfc6bcf72e38f39a4f6768d0/data.csv"
+)
+_AGIQA_CSV_SHA256 = "4b1945c2137e196d9378b9cf4a114de2267b97a4724f0743e260287eb2ddd6c0"
 
 DATASETS: dict[str, Dataset] = {
     d.name: d
@@ -78,26 +129,34 @@ DATASETS: dict[str, Dataset] = {
             higher_better=True,
             count=10_125,
             homepage="https://database.mmsp-kn.de/kadid-10k-database.html",
-            archives=(Archive(f"{_MMSP}/kadid10k.zip", "kadid10k.zip"),),
+            archives=(Archive("archive", f"{_MMSP}/kadid10k.zip", "kadid10k.zip"),),
             has_references=True,
-            notes="~3 GB zip (size unverified); the `dmos` column is a MOS (higher = better)",
+            reference=ReferenceLabels(
+                tuple(KADID_LISTS.values()), ("ref", "image", "mos", "std"), (1.0, 5.0)
+            ),
+            notes="the `dmos` column is a MOS (higher = better); reference: the paper's split lists",
         ),
         Dataset(
             "koniq10k",
             "KonIQ-10k",
             parser="koniq",
             label="koniq10k_scores_and_distributions.csv",
-            mos_range=(1.0, 5.0),
+            mos_range=(0.0, 100.0),
             higher_better=True,
             count=10_073,
             homepage="https://database.mmsp-kn.de/koniq-10k-database.html",
             archives=(
-                Archive(f"{_MMSP}/koniq10k_1024x768.zip", "koniq10k_1024x768.zip"),
+                Archive("images", f"{_MMSP}/koniq10k_1024x768.zip", "koniq10k_1024x768.zip"),
                 Archive(
-                    f"{_MMSP}/koniq10k_scores_and_distributions.zip", "koniq10k_scores_and_distributions.zip"
+                    "scores",
+                    f"{_MMSP}/koniq10k_scores_and_distributions.zip",
+                    "koniq10k_scores_and_distributions.zip",
                 ),
             ),
-            notes="the MOS column (1-5) is used, not MOS_zscore",
+            reference=ReferenceLabels(
+                (f"{_TEST}/KONIQ-10K_test_all.txt",), ("image", "mos", "std"), (1.0, 5.0)
+            ),
+            notes="native labels: MOS_zscore (the paper's labels rescale it, not MOS)",
         ),
         Dataset(
             "spaq",
@@ -108,6 +167,8 @@ DATASETS: dict[str, Dataset] = {
             higher_better=True,
             count=11_125,
             homepage="https://github.com/h4nwei/SPAQ (Google Drive / Baidu links)",
+            archives=(_manual("SPAQ.zip"),),
+            reference=ReferenceLabels((f"{_TEST}/SPAQ_test_all.txt",), ("image", "mos", "std"), (1.0, 5.0)),
             notes="full-resolution phone photos; resize the short edge to 768 before scoring",
         ),
         Dataset(
@@ -118,14 +179,16 @@ DATASETS: dict[str, Dataset] = {
             mos_range=(0.0, 100.0),
             higher_better=True,
             count=1_169,
-            homepage="https://live.ece.utexas.edu/research/ChallengeDB/index.html",
-            archives=(
-                Archive(
-                    "https://live.ece.utexas.edu/research/ChallengeDB/ChallengeDB_release.zip",
-                    "ChallengeDB_release.zip",
-                ),
+            homepage=(
+                "https://live.ece.utexas.edu/research/ChallengeDB/index.html: a Box share "
+                "(https://utexas.app.box.com/v/ChallengeDB-release) that answers scripts with an HTML page, "
+                "so download ChallengeDB_release.zip in a browser"
             ),
-            notes="URL (unverified); all 1,169 images, the 7 training images t1-t7 included",
+            archives=(_manual("ChallengeDB_release.zip"),),
+            reference=ReferenceLabels(
+                (f"{_TEST}/LIVEC_test_all.txt",), ("image", "mos", "std"), (0.0, 100.0)
+            ),
+            notes="all 1,169 images, the 7 training images t1-t7 included",
         ),
         Dataset(
             "bid",
@@ -136,7 +199,9 @@ DATASETS: dict[str, Dataset] = {
             higher_better=True,
             count=586,
             homepage="https://www.smt.ufrj.br/~eduardo/ImageDatabase.htm",
-            notes="column names of DatabaseGrades.xls (unverified): an image-number and a grade column",
+            archives=(_manual("ImageDatabase.zip"),),
+            reference=ReferenceLabels((f"{_TEST}/BID_test_all.txt",), ("image", "mos"), (0.0, 100.0)),
+            notes="reference labels: the grade rescaled to 0-100",
         ),
         Dataset(
             "agiqa3k",
@@ -146,43 +211,61 @@ DATASETS: dict[str, Dataset] = {
             mos_range=(0.0, 5.0),
             higher_better=True,
             count=2_982,
-            homepage="https://github.com/lcysyzxdxc/AGIQA-3k-Database",
-            notes="MIT licence; mos_quality is used (seen 0 to ~4.5)",
+            homepage="https://github.com/lcysyzxdxc/AGIQA-3k-Database (images: Google Drive / Quark links)",
+            archives=(
+                _manual("AGIQA-3K.zip", part="images"),
+                Archive("labels", _AGIQA_CSV, "data.csv", _AGIQA_CSV_SHA256, extract=False),
+            ),
+            reference=ReferenceLabels(
+                (f"{_TEST}/AGIQA-3K_test_all.txt",), ("image", "mos", "std"), (0.0, 100.0)
+            ),
+            notes="MIT licence; native labels: mos_quality (seen 0 to ~4.5)",
         ),
         Dataset(
             "sriqa_bench",
             "SRIQA-Bench (super-resolution)",
             parser="sriqa",
-            label="x*.txt",
+            label="*.txt",
             mos_range=(0.0, 100.0),
             higher_better=True,
             count=1_100,
-            homepage="see the VisualQuality-R1 README (github TianheWu/VisualQuality-R1)",
-            notes="non-commercial, no redistribution; layout MOS/x{i}.txt with `name score` lines (unverified)",
+            homepage="https://github.com/ChrisDud0257/AFINE (Google Drive link in its README)",
+            archives=(_manual("SRIQA-Bench.zip"),),
+            has_references=True,
+            reference=ReferenceLabels(
+                (f"{_TEST}/SRIQA-Bench_test_all.txt",), ("ref", "image", "mos"), (0.0, 100.0)
+            ),
+            exclude_dirs=("LRImages",),
+            group_relative=True,
+            notes="non-commercial, no redistribution; 100 groups x 11, scores 0-100 within each group",
         ),
         Dataset(
             "deblurring",
             "Deblurring quality set",
-            parser="ref_dist_mos",
-            label="*mos*.txt",
+            parser=None,
+            label="",
             mos_range=(1.0, 5.0),
             higher_better=True,
             count=1_199,
-            homepage="see the VisualQuality-R1 README (probably Liu et al. 2013, unverified)",
+            homepage="no public release found: the images from the VisualQuality-R1 authors or a mirror",
+            archives=(_manual("deblurring.zip", part="images"),),
             has_references=True,
-            notes="40 blurred sources x 30 results, one missing",
+            reference=ReferenceLabels((f"{_TEST}/Deblur_test_all.txt",), ("ref", "image", "mos"), (1.0, 5.0)),
+            notes="40 blurred sources x 30 results, one missing; labels only in the reference repository",
         ),
         Dataset(
             "dehazing",
             "Dehazing quality set",
-            parser="ref_dist_mos",
-            label="*mos*.txt",
+            parser=None,
+            label="",
             mos_range=(1.0, 5.0),
             higher_better=True,
             count=600,
-            homepage="see the VisualQuality-R1 README (probably SHRQ, unverified)",
+            homepage="no public release found: the images from the VisualQuality-R1 authors or a mirror",
+            archives=(_manual("dehazing.zip", part="images"),),
             has_references=True,
-            notes="75 scenes x 8 methods",
+            reference=ReferenceLabels((f"{_TEST}/dehaze_test_all.txt",), ("ref", "image", "mos"), (1.0, 5.0)),
+            notes="75 scenes x 8 methods; labels only in the reference repository",
         ),
         Dataset(
             "tid2013",
@@ -193,6 +276,7 @@ DATASETS: dict[str, Dataset] = {
             higher_better=True,
             count=3_000,
             homepage="https://www.ponomarenko.info/tid2013.htm (a .rar: repack as zip or tar)",
+            archives=(_manual("tid2013.zip"),),
             has_references=True,
             optional=True,
         ),
@@ -205,22 +289,24 @@ DATASETS: dict[str, Dataset] = {
             higher_better=False,
             count=779,
             homepage="https://live.ece.utexas.edu/research/quality/subjective.htm (request form)",
+            archives=(_manual("databaserelease2.zip"),),
             has_references=True,
             optional=True,
-            notes="DMOS (lower = better): flipped; reference rows (orgs == 1) dropped; range (unverified)",
+            notes="DMOS (lower = better): flipped; reference rows (orgs == 1) dropped",
         ),
         Dataset(
             "csiq",
             "CSIQ",
             parser="csiq",
-            label="csiq.DMOS.xlsx",
+            label="csiq*.xlsx",
             mos_range=(0.0, 1.0),
             higher_better=False,
             count=866,
             homepage="https://s2.smu.edu/~eclarson/csiq.html",
+            archives=(_manual("CSIQ.zip"),),
             has_references=True,
             optional=True,
-            notes="DMOS (lower = better): flipped; sheet/column names (unverified)",
+            notes="DMOS (lower = better): flipped",
         ),
     ]
 }
@@ -239,7 +325,9 @@ def get(name: str) -> Dataset:
 
 
 def expected_count(entry: Dataset, data: DataParams) -> int | None:
-    """Images the label file must list: the catalogued count, or the configured synthetic size."""
+    """Images the labels must list: data.gate.expected_counts, the catalogued count or the synthetic size."""
+    if entry.name in data.gate.expected_counts:
+        return data.gate.expected_counts[entry.name]
     if entry.generated:
         return synth_spec(data).n_images
     return entry.count
@@ -257,12 +345,12 @@ def _env(name: str, key: str) -> str | None:
 
 
 def source_override(name: str, data: DataParams) -> SourceOverride:
-    """params ``data.sources.<name>`` with the env variables laid over it (env wins)."""
+    """params ``data.sources.<name>`` with the env variables laid over its whole-set keys (env wins)."""
     base = data.sources.get(name, SourceOverride())
     merged = {key: _env(name, key.upper()) or getattr(base, key) for key in ("url", "archive", "sha256")}
     if merged["url"] and merged["archive"]:
         raise ConfigError(f"{name}: give either a url or a local archive as its source, not both")
-    return SourceOverride(**merged)
+    return SourceOverride(**merged, parts=base.parts)
 
 
 def url_filename(url: str) -> str:
@@ -275,29 +363,62 @@ def url_filename(url: str) -> str:
 
 @dataclass(frozen=True)
 class Plan:
-    """What the download stage will do for one dataset: generate, fetch URLs, or read local archives."""
+    """What the download stage will do for one dataset: generate it, or fetch/read its pieces."""
 
     entry: Dataset
     archives: tuple[Archive, ...] = ()
-    local: str | None = None  # a local archive path (relative to the workspace root, or absolute)
     generate: bool = False
 
 
+def _from_source(piece: Archive, source: PartSource | SourceOverride) -> Archive | None:
+    """``piece`` taken from a user source (local file or mirror URL), or None when it gives neither."""
+    if source.archive:
+        name = PurePosixPath(source.archive.replace("\\", "/")).name
+        return replace(piece, url="", filename=name, sha256=source.sha256, local=source.archive)
+    if source.url:
+        return replace(piece, url=source.url, filename=url_filename(source.url), sha256=source.sha256)
+    return None
+
+
+def _directions(entry: Dataset, missing: list[Archive]) -> str:
+    name, env = entry.name, f"VQR1_{entry.name.upper()}"
+    whole = (
+        f"set data.sources.{name}.archive in params.yaml (or env {env}_ARCHIVE) to its path, "
+        f"or data.sources.{name}.url ({env}_URL) to a mirror"
+    )
+    if len(entry.archives) == 1:
+        return f"{name}: {entry.title} has no direct download URL. Get the archive from {entry.homepage}, then {whole}."
+    pieces = ", ".join(f"{a.part} ({a.filename})" for a in missing)
+    keys = " / ".join(f"data.sources.{name}.parts.{a.part}.archive (or .url)" for a in missing)
+    return (
+        f"{name}: {entry.title} has no direct download URL for {pieces}. Get it from {entry.homepage}, "
+        f"then set {keys} in params.yaml; or, for one archive holding the whole set, {whole}."
+    )
+
+
 def plan(name: str, data: DataParams) -> Plan:
-    """Resolve the source of ``name``; a manual-only set without an archive stops with directions."""
+    """Resolve the pieces of ``name``; a piece without a source stops with directions."""
     entry = get(name)
     override = source_override(name, data)
-    if override.archive:
-        archive = Archive("", PurePosixPath(override.archive).name, override.sha256)
-        return Plan(entry, archives=(archive,), local=override.archive)
-    if override.url:
-        return Plan(entry, archives=(Archive(override.url, url_filename(override.url), override.sha256),))
+    unknown = sorted(set(override.parts) - {a.part for a in entry.archives})
+    if unknown:
+        raise ConfigError(
+            f"data.sources.{name}.parts: unknown part(s) {unknown}; "
+            f"{entry.title} has {[a.part for a in entry.archives] or 'no parts'}"
+        )
+    whole = _from_source(Archive("archive", "", ""), override)
+    if whole is not None:
+        return Plan(entry, archives=(whole,))
     if entry.generated:
         return Plan(entry, generate=True)
-    if entry.archives:
-        return Plan(entry, archives=entry.archives)
-    raise ConfigError(
-        f"{name}: {entry.title} has no direct download URL. Get the archive from {entry.homepage}, "
-        f"then set data.sources.{name}.archive in params.yaml (or env VQR1_{name.upper()}_ARCHIVE) to its "
-        f"path, or data.sources.{name}.url (VQR1_{name.upper()}_URL) to a mirror."
-    )
+    pieces = []
+    for piece in entry.archives:
+        given = override.parts.get(piece.part)
+        pieces.append((given and _from_source(piece, given)) or piece)
+    missing = [p for p in pieces if not p.url and not p.local]
+    if missing:
+        raise ConfigError(_directions(entry, missing))
+    names = [p.filename for p in pieces]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{name}: two parts would be saved under the same file name: {names}")
+    return Plan(entry, archives=tuple(pieces))

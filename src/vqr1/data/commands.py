@@ -76,14 +76,17 @@ def validate_command(root: RootOption = Path(".")) -> None:
 
 @app.command("catalogue")
 def catalogue_command() -> None:
-    """List the catalogued datasets: source, expected count, raw scale and direction."""
+    """List the catalogued datasets: expected count, raw scales and direction, each part's source."""
     from rich.table import Table
 
     from vqr1.data.catalogue import DATASETS
 
-    table = Table("name", "images", "raw scale", "source", "notes")
+    table = Table("name", "images", "raw scale (native; reference)", "parts: source", "notes")
     for d in DATASETS.values():
-        source = "generated" if d.generated else ("download" if d.archives else "manual")
-        scale = f"{d.mos_range[0]:g}-{d.mos_range[1]:g} {'higher' if d.higher_better else 'lower'} better"
-        table.add_row(d.name, str(d.count or "params"), scale, source, d.notes)
+        parts = ", ".join(f"{a.part}: {'download' if a.url else 'manual'}" for a in d.archives)
+        scale = f"{d.mos_range[0]:g}-{d.mos_range[1]:g}" if d.parser else "-"
+        if d.reference:
+            scale += f"; {d.reference.mos_range[0]:g}-{d.reference.mos_range[1]:g}"
+        scale += f", {'higher' if d.higher_better else 'lower'} better"
+        table.add_row(d.name, str(d.count or "params"), scale, "generated" if d.generated else parts, d.notes)
     Console().print(table)

@@ -10,6 +10,7 @@ silently changes its file is caught.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 from pathlib import Path
 
@@ -125,20 +126,23 @@ def fetch_url(url: str, dest: Path, opts: DownloadParams, label: str = "", progr
 
 
 def _archive_paths(root: Path, plan: catalogue.Plan, data: DataParams, progress: bool) -> list[Path]:
-    """Local, verified archive files for ``plan`` (downloading the missing ones)."""
+    """Local, verified files for every piece of ``plan`` (downloading the missing ones)."""
     name = plan.entry.name
-    if plan.local is not None:
-        path = Path(plan.local) if Path(plan.local).is_absolute() else root / plan.local
-        if not path.is_file():
-            raise DataError(f"{name}: local archive {path} not found (data.sources.{name}.archive)")
-        verify(root, name, path, plan.archives[0].sha256)
-        return [path]
     paths = []
     for item in plan.archives:
+        if item.local is not None:
+            path = Path(item.local) if Path(item.local).is_absolute() else root / item.local
+            if not path.is_file():
+                raise DataError(f"{name}: local archive {path} not found (data.sources.{name})")
+            archive.refuse_html(path, str(path), name)
+            verify(root, name, path, item.sha256)
+            paths.append(path)
+            continue
         path = root / "data" / "archives" / name / item.filename
         if not path.exists():
             fetch_url(item.url, path, data.download, label=f"{name}/{item.filename}", progress=progress)
         try:
+            archive.refuse_html(path, item.url, name)
             verify(root, name, path, item.sha256)
         except DataError:
             path.unlink()  # never resume from or reuse a bad file
@@ -161,6 +165,9 @@ def fetch(name: str, root: Path, data: DataParams, progress: bool = True) -> Pat
         return target
     paths = _archive_paths(root, plan, data, progress)
     with atomic_dir(target) as tmp:
-        for path in paths:
-            archive.extract(path, tmp, data.download.max_extract_bytes)
+        for item, path in zip(plan.archives, paths, strict=True):
+            if item.extract:
+                archive.extract(path, tmp, data.download.max_extract_bytes)
+            else:
+                shutil.copyfile(path, tmp / item.filename)
     return target

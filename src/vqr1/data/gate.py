@@ -89,12 +89,19 @@ def _with_checks(root: Path, manifest: pd.DataFrame, gate: GateParams) -> pd.Dat
     return frame
 
 
-def expectations(entry: catalogue.Dataset, count: int | None, gate: GateParams) -> list[Any]:
-    """The gate's expectations for one dataset (GX 1.x expectation classes)."""
+def expectations(
+    entry: catalogue.Dataset, count: int | None, gate: GateParams, mos_range: tuple[float, float]
+) -> list[Any]:
+    """The gate's expectations for one dataset (GX 1.x expectation classes).
+
+    ``mos_range`` is the raw scale of the labels in use; its bounds allow floating-point rounding
+    (SRIQA-Bench's reference labels read 100.00000000000001 for a group maximum).
+    """
     import great_expectations.expectations as gxe
 
     not_null = ["image", "dataset", "mos_raw", "mos", "split"] + (["ref_id"] if entry.has_references else [])
-    lo, hi = entry.mos_range
+    slack = 1e-9 * (mos_range[1] - mos_range[0])
+    lo, hi = mos_range[0] - slack, mos_range[1] + slack
     suite = [
         gxe.ExpectTableColumnsToMatchSet(column_set=MANIFEST_COLUMNS + CHECK_COLUMNS, exact_match=True),
         *[gxe.ExpectColumnValuesToNotBeNull(column=c) for c in not_null],
@@ -246,7 +253,12 @@ def run(root: Path, data: DataParams) -> dict[str, Any]:
             t0 = time.perf_counter()
             frame = _with_checks(root, manifest, data.gate)
             checked = time.perf_counter() - t0
-            suite = expectations(entry, catalogue.expected_count(entry, data), data.gate)
+            suite = expectations(
+                entry,
+                catalogue.expected_count(entry, data),
+                data.gate,
+                catalogue.mos_range(entry, data.labels),
+            )
             result = validate_frame(context, name, frame, suite)
             result.image_check_seconds = checked
             results.append(result)

@@ -13,7 +13,6 @@ image that is absent keeps its expected path so that the gate reports it.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
@@ -33,12 +32,14 @@ Parser = Callable[[Path, Dataset], pd.DataFrame]
 class _Images:
     """Resolves listed image names to files under the dataset folder, wherever a mirror put them."""
 
-    def __init__(self, raw_dir: Path, dataset: str) -> None:
-        self.raw_dir, self.dataset = raw_dir, dataset
+    def __init__(self, raw_dir: Path, entry: Dataset) -> None:
+        self.raw_dir, self.dataset = raw_dir, entry.name
+        skip = {"__MACOSX", *entry.exclude_dirs}
         self.by_name: dict[str, list[str]] = defaultdict(list)
         for path in raw_dir.rglob("*"):
-            if path.suffix.lower() in IMAGE_SUFFIXES and "__MACOSX" not in path.parts:
-                self.by_name[path.name.lower()].append(path.relative_to(raw_dir).as_posix())
+            rel = path.relative_to(raw_dir)
+            if path.suffix.lower() in IMAGE_SUFFIXES and not skip.intersection(rel.parts):
+                self.by_name[path.name.lower()].append(rel.as_posix())
 
     def resolve(self, name: str, preferred: Path) -> str:
         """``preferred`` if it exists, else the one file of that name, else ``preferred`` (gate flags it)."""
@@ -104,14 +105,20 @@ def _read_csv(path: Path, entry: Dataset) -> pd.DataFrame:
         raise DataError(f"{entry.name}: {path}: malformed csv: {detail}") from exc
 
 
-def _read_table(path: Path, entry: Dataset, fields: int, header_word: str | None = None) -> list[list[str]]:
-    """Whitespace-separated lines with exactly ``fields`` fields; an optional header line is skipped."""
+def _read_text(path: Path, entry: Dataset) -> str:
+    """A UTF-8 text label file; another encoding is a DataError naming the file."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{entry.name}: {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
+
+def _read_table(path: Path, entry: Dataset, fields: int) -> list[list[str]]:
+    """Whitespace-separated lines with exactly ``fields`` fields."""
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+    for number, line in enumerate(_read_text(path, entry).splitlines(), 1):
         parts = line.split()
         if not parts:
-            continue
-        if number == 1 and header_word and header_word in (p.lower() for p in parts):
             continue
         if len(parts) != fields:
             raise DataError(
@@ -121,19 +128,31 @@ def _read_table(path: Path, entry: Dataset, fields: int, header_word: str | None
     return rows
 
 
+_HEADER_SEARCH_ROWS = 20
+
+
 def _read_excel(path: Path, entry: Dataset, required: list[str]) -> pd.DataFrame:
-    """The first sheet that holds every required column (column names compared case-insensitively)."""
+    """The first sheet holding every required column, its header row found among the first rows.
+
+    Column names are compared case-insensitively. Some workbooks start their table below empty rows and
+    columns (CSIQ's DMOS workbook has its header on row 4 from column D), so the header is searched for.
+    """
     try:
-        sheets = pd.read_excel(path, sheet_name=None)
+        sheets = pd.read_excel(path, sheet_name=None, header=None)
     except (ValueError, OSError) as exc:
         raise DataError(f"{entry.name}: {path}: unreadable spreadsheet ({exc})") from exc
-    for frame in sheets.values():
-        frame = frame.rename(columns=lambda c: str(c).strip())
-        lowered = {c.lower(): c for c in frame.columns}
-        if all(r.lower() in lowered for r in required):
-            return frame.rename(columns={lowered[r.lower()]: r for r in required})
-    columns = {name: [str(c) for c in f.columns] for name, f in sheets.items()}
-    raise DataError(f"{entry.name}: {path}: no sheet has the columns {required} (found {columns})")
+    wanted = {r.lower(): r for r in required}
+    for sheet in sheets.values():
+        for row in range(min(_HEADER_SEARCH_ROWS, len(sheet))):
+            names = [str(v).strip() if pd.notna(v) else None for v in sheet.iloc[row]]
+            lowered = {n.lower(): i for i, n in enumerate(names) if n}
+            if all(w in lowered for w in wanted):
+                keep = [i for i, n in enumerate(names) if n]
+                frame = sheet.iloc[row + 1 :, keep].dropna(how="all").reset_index(drop=True)
+                frame.columns = [wanted.get(names[i].lower(), names[i]) for i in keep]
+                return frame
+    found = {name: [str(v) for v in f.iloc[0]] if len(f) else [] for name, f in sheets.items()}
+    raise DataError(f"{entry.name}: {path}: no sheet has the columns {required} (first rows: {found})")
 
 
 def parse_kadid(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
@@ -142,7 +161,7 @@ def parse_kadid(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
     df = _read_csv(path, entry)
     _check_columns(df, path, entry, ["dist_img", "ref_img", "dmos", "var"], exact=True)
     folder = path.parent.relative_to(raw_dir) / "images"
-    images = _Images(raw_dir, entry.name).resolve_all(df["dist_img"], folder)
+    images = _Images(raw_dir, entry).resolve_all(df["dist_img"], folder)
     refs = [PurePosixPath(str(r)).stem for r in df["ref_img"]]
     return _frame(images, refs, df["dmos"])
 
@@ -151,19 +170,19 @@ KONIQ_COLUMNS = ["image_name", "c1", "c2", "c3", "c4", "c5", "c_total", "MOS", "
 
 
 def parse_koniq(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
-    """KonIQ-10k: the scores csv (MOS on 1-5); images in ``1024x768/``."""
+    """KonIQ-10k: the scores csv; ``MOS_zscore`` (0-100), which the paper's labels rescale; ``1024x768/``."""
     path = find_label(raw_dir, entry)
     df = _read_csv(path, entry)
     _check_columns(df, path, entry, KONIQ_COLUMNS, exact=True)
-    images = _Images(raw_dir, entry.name).resolve_all(df["image_name"], Path("1024x768"))
-    return _frame(images, [None] * len(df), df["MOS"])
+    images = _Images(raw_dir, entry).resolve_all(df["image_name"], Path("1024x768"))
+    return _frame(images, [None] * len(df), df["MOS_zscore"])
 
 
 def parse_spaq(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
     """SPAQ: ``MOS and Image attribute scores.xlsx`` (Image name, MOS 0-100, attributes); ``TestImage/``."""
     path = find_label(raw_dir, entry)
     df = _read_excel(path, entry, ["Image name", "MOS"])
-    images = _Images(raw_dir, entry.name).resolve_all(df["Image name"], Path("TestImage"))
+    images = _Images(raw_dir, entry).resolve_all(df["Image name"], Path("TestImage"))
     return _frame(images, [None] * len(df), df["MOS"])
 
 
@@ -199,7 +218,7 @@ def parse_clive(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
     if len(mos) != len(names):
         raise DataError(f"{entry.name}: {mos_path}: {len(mos)} scores but {len(names)} image names")
     folder = mos_path.parent.parent.relative_to(raw_dir) / "Images"
-    return _frame(_Images(raw_dir, entry.name).resolve_all(names, folder), [None] * len(names), mos)
+    return _frame(_Images(raw_dir, entry).resolve_all(names, folder), [None] * len(names), mos)
 
 
 def parse_bid(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
@@ -212,7 +231,7 @@ def parse_bid(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
             f"{entry.name}: {path}: non-numeric 'Image Number' in row {int(numbers.isna().idxmax()) + 2}"
         )
     names = [f"DatabaseImage{int(n):04d}.JPG" for n in numbers]
-    images = _Images(raw_dir, entry.name).resolve_all(names, path.parent.relative_to(raw_dir))
+    images = _Images(raw_dir, entry).resolve_all(names, path.parent.relative_to(raw_dir))
     return _frame(images, [None] * len(df), df["Average Subjective Grade"])
 
 
@@ -221,34 +240,49 @@ def parse_agiqa(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
     path = find_label(raw_dir, entry)
     df = _read_csv(path, entry)
     _check_columns(df, path, entry, ["name", "prompt", "mos_quality", "std_quality"], exact=False)
-    images = _Images(raw_dir, entry.name).resolve_all(df["name"], path.parent.relative_to(raw_dir))
+    images = _Images(raw_dir, entry).resolve_all(df["name"], path.parent.relative_to(raw_dir))
     return _frame(images, [None] * len(df), df["mos_quality"])
 
 
 def parse_sriqa(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
-    """SRIQA-Bench: ``MOS/x{i}.txt`` per group, lines ``name score``; images in ``x{i}/`` (unverified)."""
-    files = sorted(
-        p for p in raw_dir.rglob(entry.label) if p.parent.name == "MOS" and re.fullmatch(r"x\d+", p.stem)
-    )
+    """SRIQA-Bench: ``MOS/<group>.txt`` per group of 11, lines ``name,score`` (0-100 within the group).
+
+    Images ``images/<Method>x4/<group>_<Method>x4.png`` and ``images/Original/<group>_Original.png``;
+    ``LRImages/`` repeats the originals' names and is not part of the set (catalogue exclude_dirs).
+    ``MOS_Reg/`` and ``MOS_Gen/`` hold subsets of the same scores and are not read.
+    """
+    files = sorted(p for p in raw_dir.rglob(entry.label) if p.is_file() and p.parent.name == "MOS")
     if not files:
-        raise DataError(f"{entry.name}: no MOS/x{{i}}.txt label files under {raw_dir}")
-    index = _Images(raw_dir, entry.name)
-    images, mos = [], []
+        raise DataError(f"{entry.name}: no MOS/<group>.txt label files under {raw_dir}")
+    index = _Images(raw_dir, entry)
+    images, refs, mos = [], [], []
     for path in files:
-        folder = path.parent.parent.relative_to(raw_dir) / path.stem
-        for name, score in _read_table(path, entry, fields=2):
-            images.append(index.resolve(f"{path.stem}/{name}", folder / name))
+        base = path.parent.parent.relative_to(raw_dir) / "images"
+        for number, line in enumerate(_read_text(path, entry).splitlines(), 1):
+            parts = [p.strip() for p in (line.split(",") if "," in line else line.split())]
+            if not any(parts):
+                continue
+            if len(parts) != 2:
+                raise DataError(
+                    f"{entry.name}: {path}:{number}: expected `name,score`, got {line.strip()[:200]!r}"
+                )
+            name, score = parts
+            method = PurePosixPath(name).stem.partition("_")[2]  # online1_SwinIRx4.png -> SwinIRx4
+            images.append(index.resolve(name, base / method / name))
+            refs.append(f"{path.stem}_Original")
             mos.append(score)
-    return _frame(images, [None] * len(images), mos)
+    return _frame(images, refs, mos)
 
 
-def parse_ref_dist_mos(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
-    """Deblurring / dehazing: text lines ``ref dist mos`` (an optional header line naming ``mos``)."""
-    path = find_label(raw_dir, entry)
-    rows = _read_table(path, entry, fields=3, header_word="mos")
-    folder = path.parent.relative_to(raw_dir)
-    images = _Images(raw_dir, entry.name).resolve_all([r[1] for r in rows], folder)
-    return _frame(images, [PurePosixPath(r[0]).stem for r in rows], [r[2] for r in rows])
+def from_reference(raw_dir: Path, entry: Dataset, table: pd.DataFrame) -> pd.DataFrame:
+    """The reference repository's label rows (vqr1.data.reference.table) with images resolved here.
+
+    The files give base names only, so every image is found by name anywhere under the set's folder.
+    """
+    index = _Images(raw_dir, entry)
+    images = [index.resolve(str(n), Path(str(n))) for n in table["image"]]
+    refs = [PurePosixPath(str(r)).stem for r in table["ref"]] if "ref" in table else [None] * len(table)
+    return _frame(images, refs, table["mos"])
 
 
 def parse_tid2013(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
@@ -256,9 +290,7 @@ def parse_tid2013(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
     path = find_label(raw_dir, entry)
     rows = _read_table(path, entry, fields=2)
     names = [r[1] for r in rows]
-    images = _Images(raw_dir, entry.name).resolve_all(
-        names, path.parent.relative_to(raw_dir) / "distorted_images"
-    )
+    images = _Images(raw_dir, entry).resolve_all(names, path.parent.relative_to(raw_dir) / "distorted_images")
     return _frame(images, [n[:3].upper() for n in names], [r[0] for r in rows])
 
 
@@ -280,26 +312,28 @@ def parse_live(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
         )
     base = path.parent.relative_to(raw_dir)
     names = [f"{folder}/img{i}.bmp" for folder, n in LIVE_FOLDERS for i in range(1, n + 1)]
-    index = _Images(raw_dir, entry.name)
+    index = _Images(raw_dir, entry)
     keep = orgs == 0
     images = [index.resolve(n, base / n) for n, k in zip(names, keep, strict=True) if k]
     ref_ids = [PurePosixPath(r).stem for r, k in zip(refs, keep, strict=True) if k]
     return _frame(images, ref_ids, dmos[keep])
 
 
-# CSIQ distortion names in csiq.DMOS.xlsx -> the tag in the image file names (unverified).
+# CSIQ dst_type values -> the tag in the image file names (UNIQUE IQA_database/data_csiq.m and its
+# copy of the DMOS workbook).
 CSIQ_TAGS = {
     "noise": "AWGN",
     "jpeg": "JPEG",
     "jpeg 2000": "jpeg2000",
-    "f noise": "fnoise",
+    "fnoise": "fnoise",
     "blur": "BLUR",
     "contrast": "contrast",
 }
 
 
 def parse_csiq(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
-    """CSIQ: ``csiq.DMOS.xlsx`` (image, dst_type, dst_lev, dmos); ``dst_imgs/<type>/<image>.<TAG>.<lev>.png``."""
+    """CSIQ: the DMOS workbook (sheet all_by_image: image, dst_idx, dst_type, dst_lev, dmos_std, dmos);
+    images ``dst_imgs/<type>/<image>.<TAG>.<lev>.png``."""
     path = find_label(raw_dir, entry)
     df = _read_excel(path, entry, ["image", "dst_type", "dst_lev", "dmos"])
     unknown = sorted(set(df["dst_type"].astype(str).str.lower()) - set(CSIQ_TAGS))
@@ -310,7 +344,7 @@ def parse_csiq(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
         for img, t, lev in zip(df["image"], df["dst_type"], df["dst_lev"], strict=True)
     ]
     folder = path.parent.relative_to(raw_dir) / "dst_imgs"
-    images = _Images(raw_dir, entry.name).resolve_all(names, folder)
+    images = _Images(raw_dir, entry).resolve_all(names, folder)
     return _frame(images, [str(i) for i in df["image"]], df["dmos"])
 
 
@@ -322,15 +356,23 @@ PARSERS: dict[str, Parser] = {
     "bid": parse_bid,
     "agiqa": parse_agiqa,
     "sriqa": parse_sriqa,
-    "ref_dist_mos": parse_ref_dist_mos,
     "tid2013": parse_tid2013,
     "live": parse_live,
     "csiq": parse_csiq,
 }
 
 
-def parse(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
-    """Parse ``raw_dir`` with the entry's parser; a missing folder says which stage to run."""
+def parse(raw_dir: Path, entry: Dataset, reference: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The set's label rows: from the reference files' ``reference`` table if given, else its own parser.
+
+    A missing folder says which stage to run.
+    """
     if not Path(raw_dir).is_dir():
         raise DataError(f"{entry.name}: {raw_dir} does not exist; run the download stage first")
+    if reference is not None:
+        return from_reference(Path(raw_dir), entry, reference)
+    if entry.parser is None:
+        raise DataError(
+            f"{entry.name}: {entry.title} has no label file of its own; use data.labels: reference"
+        )
     return PARSERS[entry.parser](Path(raw_dir), entry)

@@ -1,4 +1,7 @@
-"""The normalize stage: each dataset's own labels into one manifest per dataset, MOS rescaled to [1, 5].
+"""The normalize stage: each dataset's labels into one manifest per dataset, MOS rescaled to [1, 5].
+
+Labels come from the reference repository's files (the paper's ground truth, vqr1.data.reference) or
+the dataset's own label file (``data.labels: native``); the dataset's folder supplies the images.
 
 Manifest columns (the contract with the gate, training and evaluation): ``image`` (posix path relative
 to the workspace root), ``dataset``, ``ref_id`` (or None), ``mos_raw``, ``mos`` (per-dataset min-max
@@ -13,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from vqr1.config import DataParams
-from vqr1.data import catalogue, labels, splits
+from vqr1.data import catalogue, labels, reference, splits
 from vqr1.data.catalogue import Dataset
 from vqr1.errors import DataError
 from vqr1.fsutil import atomic_dir
@@ -35,7 +38,10 @@ def build_manifest(root: Path, name: str, data: DataParams, progress: bool = Tru
     """Parse ``data/raw/<name>/`` into the manifest frame (paths relative to ``root``)."""
     entry = catalogue.get(name)
     raw_rel = Path("data/raw") / name
-    frame = labels.parse(Path(root) / raw_rel, entry)
+    table = (
+        reference.table(root, entry, data, progress) if catalogue.uses_reference(entry, data.labels) else None
+    )
+    frame = labels.parse(Path(root) / raw_rel, entry, table)
     if frame.empty:
         raise DataError(f"{name}: the label file lists no images")
     frame["image"] = [(raw_rel / p).as_posix() for p in frame["image"]]

@@ -13,13 +13,12 @@ import numpy as np
 import pandas as pd
 
 from vqr1.config import DataParams
-from vqr1.data import download
+from vqr1.data import catalogue, reference
 from vqr1.data.catalogue import Dataset
 from vqr1.errors import DataError
 
 SPLITS = ("train", "val", "test")
-LISTS_LOCK_KEY = "kadid10k_split_lists"
-LIST_FILES = {split: f"KADID-10K_{split}_set.txt" for split in SPLITS}
+PAPER_LISTS_SET = "kadid10k"  # the published lists name KADID-10K's images
 
 
 def split_counts(n: int, fractions: tuple[float, float, float]) -> tuple[int, int, int]:
@@ -40,36 +39,19 @@ def by_group(groups: pd.Series, fractions: tuple[float, float, float], seed: int
     return groups.astype(str).map(label)
 
 
-def _list_paths(root: Path, data: DataParams, progress: bool) -> dict[str, Path]:
-    """The three paper list files, local (data.split.lists_dir) or fetched, each checksum-verified."""
-    if data.split.lists_dir:
-        folder = Path(data.split.lists_dir)
-        folder = folder if folder.is_absolute() else root / folder
-    else:
-        folder = root / "data" / "splits" / "kadid10k"
-    paths = {}
-    for split, name in LIST_FILES.items():
-        path = folder / name
-        if not path.exists():
-            if data.split.lists_dir:
-                raise DataError(f"{path}: paper split list missing (data.split.lists_dir)")
-            url = f"{data.split.lists_url.rstrip('/')}/{name}"
-            download.fetch_url(url, path, data.download, label=name, progress=progress)
-        download.verify(root, LISTS_LOCK_KEY, path, None)
-        paths[split] = path
-    return paths
-
-
 def paper_lists(root: Path, data: DataParams, progress: bool = True) -> dict[str, str]:
-    """Image file name -> split from the published lists (first token of each line, its base name)."""
+    """Distorted image name -> split from the paper's KADID-10K lists in the reference repository.
+
+    Each line is ``I01.png I01_01_01.png mos std``: the reference image first, the distorted one second.
+    """
+    entry = catalogue.get(PAPER_LISTS_SET)
+    split_of_file = {PurePosixPath(rel).name: split for split, rel in catalogue.KADID_LISTS.items()}
+    lists = reference.table(Path(root), entry, data, progress)
     mapping: dict[str, str] = {}
-    for split, path in _list_paths(Path(root), data, progress).items():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            name = PurePosixPath(line.split()[0].replace("\\", "/")).name
-            if mapping.setdefault(name, split) != split:
-                raise DataError(f"{path}: {name} is listed in both {mapping[name]} and {split}")
+    for name, file in zip(lists["image"], lists["file"], strict=True):
+        split = split_of_file[file]
+        if mapping.setdefault(name, split) != split:
+            raise DataError(f"{file}: {name} is listed in both {mapping[name]} and {split}")
     return mapping
 
 
@@ -89,12 +71,12 @@ def assign(
 ) -> pd.Series:
     """The split column: evaluation sets are all "test"; training sets by reference or by the paper lists.
 
-    The paper lists exist only for KADID-10K, so they apply to KADID-format sets; any other training
-    set is split by reference (by image where the set has no references).
+    The paper lists exist only for KADID-10K; any other training set is split by reference (by image
+    where the set has no references).
     """
     if entry.name not in data.train_datasets:
         return pd.Series("test", index=frame.index)
-    if data.split.method == "paper_lists" and entry.parser == "kadid":
+    if data.split.method == "paper_lists" and entry.name == PAPER_LISTS_SET:
         return apply_lists(frame["image"], paper_lists(root, data, progress), entry.name)
     groups = frame["ref_id"].where(frame["ref_id"].notna(), frame["image"])
     return by_group(groups, data.split.fractions, data.split.seed)
