@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+# The scale the prompt asks for; every dataset's MOS is normalised onto it too (vqr1.data.normalize).
+SCORE_SCALE = (1.0, 5.0)
 _QUESTION = (
     "You are doing the image quality assessment task. Here is the question: What is your overall rating on "
     "the quality of this picture? The rating should be a float between 1 and 5, rounded to two decimal places, "

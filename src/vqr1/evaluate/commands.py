@@ -19,6 +19,7 @@ from rich.markup import escape
 from vqr1.errors import ConfigError
 from vqr1.evaluate.pr_comment import pr_comment
 from vqr1.fsutil import atomic_path
+from vqr1.prompts import SCORE_SCALE
 
 app = typer.Typer(no_args_is_help=True, help="Evaluate: score images, run the evaluate stage.")
 console = Console(soft_wrap=True)
@@ -115,6 +116,8 @@ def _print_result(record: dict) -> None:
     for i, (text, value) in enumerate(zip(record["reasoning"], record["scores"], strict=True)):
         tag = f" sample {i + 1}" if len(record["scores"]) > 1 else ""
         shown = "[yellow]unparsable answer[/]" if value is None else f"{value:g}"
+        if value is not None and not SCORE_SCALE[0] <= value <= SCORE_SCALE[1]:
+            shown += f" [yellow](outside {SCORE_SCALE[0]:g}-{SCORE_SCALE[1]:g}: taken as the nearest end)[/]"
         console.print(f"[dim]{path}{tag}:[/] {escape(text.strip())}  -> {shown}")
     mean, std = record["mean"], record["std"]
     if mean is None:
@@ -122,6 +125,7 @@ def _print_result(record: dict) -> None:
         return
     spread = "" if std is None or math.isnan(std) else f" ± {std:.3f}"
     failures = f" ({record['parse_failures']} unparsable)" if record["parse_failures"] else ""
+    failures += f" ({record['out_of_range']} out of range)" if record["out_of_range"] else ""
     console.print(f"[bold]{path}[/]: [green]{mean:.3f}{spread}[/]{failures}")
 
 

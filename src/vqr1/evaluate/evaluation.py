@@ -64,7 +64,7 @@ def subset(frame: pd.DataFrame, max_images: int, seed: int) -> pd.DataFrame:
 
 
 def predictions_frame(frame: pd.DataFrame, results: list[ImageScore], samples: int) -> pd.DataFrame:
-    """image, mos, score_1..score_K (NaN = unparsable), mean, std, parse_failures, error."""
+    """image, mos, score_1..score_K (as written, NaN = unparsable), mean, std, parse_failures, out_of_range, error."""
     table: dict[str, Any] = {"image": frame["image"].tolist(), "mos": frame["mos"].astype(float).tolist()}
     for k in range(samples):
         table[f"score_{k + 1}"] = [
@@ -73,6 +73,7 @@ def predictions_frame(frame: pd.DataFrame, results: list[ImageScore], samples: i
     table["mean"] = [r.mean for r in results]
     table["std"] = [r.std for r in results]
     table["parse_failures"] = [r.parse_failures for r in results]
+    table["out_of_range"] = [r.out_of_range for r in results]
     table["error"] = [r.error or "" for r in results]
     return pd.DataFrame(table)
 
@@ -90,6 +91,13 @@ def parse_failure_rate(results: list[ImageScore]) -> float | None:
     """Unparsable completions over all completions of the images that were scored."""
     total = sum(len(r.scores) for r in results)
     return sum(r.parse_failures for r in results) / total if total else None
+
+
+def out_of_range_counts(results: list[ImageScore]) -> dict[str, Any]:
+    """Parsed answers outside the 1-5 scale: how many, and their share of the parsed answers."""
+    parsed = sum(len(r.parsed) for r in results)
+    count = sum(r.out_of_range for r in results)
+    return {"out_of_range": count, "out_of_range_rate": count / parsed if parsed else None}
 
 
 def _baseline_metrics(
@@ -165,6 +173,7 @@ def evaluate_workspace(
                 parse_failure_rate(results),
             )
             m["n_errors"] = sum(r.error is not None for r in results)
+            m.update(out_of_range_counts(results))
             metrics["datasets"][name] = m
         metrics["mean"] = mean_over(metrics["datasets"])
         notes: list[str] = []

@@ -4,7 +4,9 @@ Why this shape: evaluation and the `vqr1 score` command share one :class:`Scorer
 printed for a person is produced exactly like a score that enters SRCC. The model call sits behind
 a small backend interface (Hugging Face ``generate`` by default, vLLM on a GPU) that returns raw
 completions; parsing happens once, here, via :func:`vqr1.parsing.parse_score`. An unparsable answer
-stays ``None`` (NaN in tables) and is counted, never replaced. A file that cannot be read, or that
+stays ``None`` (NaN in tables) and is counted, never replaced. An answer outside the prompt's 1-5 scale
+is kept as written, counted, and enters the image's mean at the nearest end of the scale: "100" reads as
+"the best", so one absurd number cannot outweigh every other image in PLCC. A file that cannot be read, or that
 the processor rejects, gets a per-file error and the other images still score.
 """
 
@@ -22,14 +24,14 @@ from PIL import Image, UnidentifiedImageError
 from vqr1.config import EvaluateParams, ModelParams, Params
 from vqr1.errors import ConfigError, DataError
 from vqr1.parsing import parse_score
-from vqr1.prompts import conversation
+from vqr1.prompts import SCORE_SCALE, conversation
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
 
 
 @dataclass
 class ImageScore:
-    """One image's completions and parsed scores (``None`` = unparsable), or the error that stopped it."""
+    """One image's completions and parsed scores (``None`` = unparsable, else as written), or its error."""
 
     path: str
     scores: list[float | None] = field(default_factory=list)
@@ -45,14 +47,25 @@ class ImageScore:
         return sum(s is None for s in self.scores)
 
     @property
+    def out_of_range(self) -> int:
+        """Parsed scores outside the prompt's scale (SCORE_SCALE)."""
+        lo, hi = SCORE_SCALE
+        return sum(not lo <= s <= hi for s in self.parsed)
+
+    @property
+    def on_scale(self) -> list[float]:
+        """The parsed scores, each clipped to the scale: what the mean and the metrics use."""
+        return [min(max(s, SCORE_SCALE[0]), SCORE_SCALE[1]) for s in self.parsed]
+
+    @property
     def mean(self) -> float:
-        """Mean of the parsed scores; NaN when none parsed."""
-        return float(np.mean(self.parsed)) if self.parsed else math.nan
+        """Mean of the parsed scores on the scale; NaN when none parsed."""
+        return float(np.mean(self.on_scale)) if self.parsed else math.nan
 
     @property
     def std(self) -> float:
-        """Sample std (ddof=1) of the parsed scores; NaN with fewer than two."""
-        return float(np.std(self.parsed, ddof=1)) if len(self.parsed) > 1 else math.nan
+        """Sample std (ddof=1) of the parsed scores on the scale; NaN with fewer than two."""
+        return float(np.std(self.on_scale, ddof=1)) if len(self.parsed) > 1 else math.nan
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe record (NaN -> None)."""
@@ -66,6 +79,7 @@ class ImageScore:
             "std": clean(self.std),
             "scores": self.scores,
             "parse_failures": self.parse_failures,
+            "out_of_range": self.out_of_range,
             "reasoning": self.texts,
             "error": self.error,
         }

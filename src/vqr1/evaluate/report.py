@@ -26,6 +26,11 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
 
+def _out_of_range(m: Mapping[str, Any]) -> str:
+    count = m.get("out_of_range")
+    return "—" if count is None else f"{count} ({_pct(m.get('out_of_range_rate'))})"
+
+
 def _fmt_ci(ci: Mapping[str, float] | None) -> str:
     return "" if ci is None else f" [{ci['low']:.3f}, {ci['high']:.3f}]"
 
@@ -136,21 +141,22 @@ def render_markdown(
         "## Our results",
         "",
         "Bootstrap 95% confidence intervals in brackets. Parse failures: completions without a number "
-        "(reported, never replaced).",
+        "(reported, never replaced). Out of range: parsed answers outside the 1-5 scale, counted and taken "
+        "at the nearest end of the scale.",
         "",
-        "| dataset | n | SRCC | KRCC | PLCC | PLCC (4PL) | parse failures |",
-        "|---|---|---|---|---|---|---|",
+        "| dataset | n | SRCC | KRCC | PLCC | PLCC (4PL) | parse failures | out of range |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, m in metrics["datasets"].items():
         lines.append(
             f"| {name} | {m['n']} | {_fmt(m['srcc'])}{_fmt_ci(m['srcc_ci'])} | {_fmt(m['krcc'])} | "
             f"{_fmt(m['plcc'])}{_fmt_ci(m['plcc_ci'])} | {_fmt(m['plcc_4pl'])} | "
-            f"{_pct(m['parse_failure_rate'])} |"
+            f"{_pct(m.get('parse_failure_rate'))} | {_out_of_range(m)} |"
         )
     mean = metrics["mean"]
     lines.append(
         f"| **mean** | | {_fmt(mean['srcc'])} | {_fmt(mean['krcc'])} | {_fmt(mean['plcc'])} | "
-        f"{_fmt(mean['plcc_4pl'])} | |"
+        f"{_fmt(mean['plcc_4pl'])} | | |"
     )
     lines += ["", "## Beside the paper (Table 2, trained on KADID-10K) and classical baselines", ""]
     lines += [
