@@ -1,8 +1,32 @@
-"""Exceptions the CLI turns into one readable line (no traceback) and a non-zero exit."""
+"""Exceptions the CLI turns into one readable line (no traceback) and a non-zero exit.
+
+Messages quote what the user gave us (file names, label values, column names), and hostile input can make
+those huge: ``shorten`` cuts a quoted value, and every error message is capped, so no input can turn an
+error into megabytes of terminal output.
+"""
+
+from __future__ import annotations
+
+MAX_MESSAGE_CHARS = 8_000
+MAX_VALUE_CHARS = 120
+
+
+def shorten(value: object, limit: int = MAX_VALUE_CHARS) -> str:
+    """``repr`` of ``value`` (control characters and NUL escaped), cut to about ``limit`` characters."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}… ({len(value):,} characters)"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
 class Vqr1Error(Exception):
     """Base class: a problem the user can fix, with a message naming the file and the problem."""
+
+    def __init__(self, *args: object) -> None:
+        if len(args) == 1 and isinstance(args[0], str) and len(args[0]) > MAX_MESSAGE_CHARS:
+            cut = len(args[0]) - MAX_MESSAGE_CHARS
+            args = (f"{args[0][:MAX_MESSAGE_CHARS]}\n… ({cut:,} more characters cut)",)
+        super().__init__(*args)
 
 
 class ConfigError(Vqr1Error):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.data.helpers import data_params
-from vqr1.data import gate, normalize
-from vqr1.errors import DataError
+from vqr1.data import gate, labels, normalize, synth
+from vqr1.errors import DataError, GateFailed
 
 HEADER = b"dist_img,ref_img,dmos,var\n"
 
@@ -83,9 +83,77 @@ def test_non_finite_mos_becomes_missing_for_the_gate(scorecard, tmp_path: Path) 
 
 
 @pytest.mark.fault("label image name with a NUL byte")
-def test_nul_in_an_image_name_is_reported_missing(scorecard, tmp_path: Path) -> None:
+def test_nul_in_an_image_name_is_refused_and_printed_escaped(scorecard, tmp_path: Path) -> None:
     ws = _workspace(tmp_path, HEADER + _rows(["1", "2"]) + b"I03_01_01.png\x00,I03.png,3,0.1\n")
-    frame = _manifest(ws)
-    checks = gate.inspect_image(ws / frame["image"].iloc[2], data_params().gate)
-    assert checks == (False, None, None, None, "file not found")
-    scorecard.happened = "row kept; the gate reports the image as missing (file not found)"
+    with pytest.raises(DataError) as info:
+        _manifest(ws)
+    message = str(info.value)
+    assert "dmos.csv" in message and "'I03_01_01.png\\x00'" in message and "\x00" not in message
+    assert "control character" in message and not (ws / "data/manifests").exists()
+    scorecard.happened = (
+        "DataError naming dmos.csv, the name printed escaped ('I03_01_01.png\\x00'); no manifest"
+    )
+
+
+@pytest.mark.fault("label image name over 255 bytes")
+def test_overlong_image_name_is_refused(scorecard, tmp_path: Path) -> None:
+    name = "I03_01_" + "x" * 300 + ".png"
+    ws = _workspace(tmp_path, HEADER + _rows(["1", "2"]) + f"{name},I03.png,3,0.1\n".encode())
+    with pytest.raises(DataError, match=r"dmos\.csv: image name .* over 255 bytes") as info:
+        _manifest(ws)
+    assert len(str(info.value)) < 500
+    scorecard.happened = (
+        f"DataError naming dmos.csv (no OSError traceback), message {len(str(info.value))} chars"
+    )
+
+
+@pytest.mark.fault("0-byte dmos.csv")
+def test_empty_label_file_is_refused(scorecard, tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"dmos\.csv: empty label file"):
+        _manifest(_workspace(tmp_path, b""))
+    scorecard.happened = "DataError: <path>/dmos.csv: empty label file (0 bytes, no header)"
+
+
+@pytest.mark.fault("spreadsheet formula / blank / foreign name in ref_img")
+@pytest.mark.parametrize("ref", ['"=HYPERLINK(""http://x"",""I03.png"")"', "=1+1", "", "I99.png"])
+def test_bogus_reference_is_refused(scorecard, tmp_path: Path, ref: str) -> None:
+    ws = _workspace(tmp_path, HEADER + _rows(["1", "2"]) + f"I03_01_01.png,{ref},3,0.1\n".encode())
+    with pytest.raises(DataError, match=r"dmos\.csv: row 3: reference .* names no image of the set"):
+        _manifest(ws)
+    scorecard.fault += f": {ref or '(empty)'}"
+    scorecard.happened = "DataError naming dmos.csv and the row; no bogus reference group, no manifest"
+
+
+@pytest.mark.fault("label file with a 2 MB column name / 100 kB column name")
+def test_huge_label_values_never_make_huge_errors(scorecard, tmp_path: Path, monkeypatch) -> None:
+    header = b"dist_img,ref_img,dmos," + b"v" * 100_000 + b"\n"
+    ws = _workspace(tmp_path / "a", header + _rows(["1", "2"]))
+    with pytest.raises(DataError, match="label columns do not match") as info:
+        _manifest(ws)
+    capped = len(str(info.value))
+    assert capped < 1_000
+
+    monkeypatch.setattr(labels, "MAX_LABEL_BYTES", 1 << 20)  # the real bound is 64 MiB
+    bomb = tmp_path / "b"
+    _workspace(bomb, b"dist_img,ref_img,dmos," + b"v" * (2 << 20) + b"\n")
+    with pytest.raises(DataError, match="is no label file") as info:
+        _manifest(bomb)
+    assert len(str(info.value)) < 300
+    scorecard.happened = (
+        f"100 kB column name: DataError of {capped} chars (value shortened); a label file over the bound "
+        f"(64 MiB; 1 MiB here) refused unread, {len(str(info.value))} chars"
+    )
+
+
+@pytest.mark.fault("training set whose split leaves no test images (one reference)")
+def test_gate_fails_on_an_empty_split(scorecard, tmp_path: Path) -> None:
+    synth.build(tmp_path / "data/raw/synthetic", synth.SynthSpec(references=1, types=2, width=64, height=48))
+    data = data_params(synthetic={"references": 1, "types": 2, "width": 64, "height": 48})
+    normalize.write_manifests(tmp_path, data, progress=False)
+    with pytest.raises(
+        GateFailed, match=r"synthetic: expect_column_distinct_values_to_contain_set on split"
+    ) as info:
+        gate.run(tmp_path, data)
+    assert "no rows with ['test', 'val']" in str(info.value)
+    assert not (tmp_path / "data/validated").exists()
+    scorecard.happened = "gate failed: split has no rows with ['test', 'val']; data/validated not written"

@@ -24,7 +24,7 @@ from PIL import Image
 from vqr1.config import DataParams, GateParams
 from vqr1.data import catalogue
 from vqr1.data.normalize import MANIFEST_COLUMNS, MANIFEST_DIR
-from vqr1.data.splits import SPLITS
+from vqr1.data.splits import SPLITS, required_splits
 from vqr1.errors import DataError, GateFailed
 from vqr1.fsutil import atomic_dir
 
@@ -90,12 +90,17 @@ def _with_checks(root: Path, manifest: pd.DataFrame, gate: GateParams) -> pd.Dat
 
 
 def expectations(
-    entry: catalogue.Dataset, count: int | None, gate: GateParams, mos_range: tuple[float, float]
+    entry: catalogue.Dataset,
+    count: int | None,
+    gate: GateParams,
+    mos_range: tuple[float, float],
+    splits: list[str],
 ) -> list[Any]:
     """The gate's expectations for one dataset (GX 1.x expectation classes).
 
     ``mos_range`` is the raw scale of the labels in use; its bounds allow floating-point rounding
-    (SRIQA-Bench's reference labels read 100.00000000000001 for a group maximum).
+    (SRIQA-Bench's reference labels read 100.00000000000001 for a group maximum). Each of ``splits``
+    must hold rows.
     """
     import great_expectations.expectations as gxe
 
@@ -110,6 +115,7 @@ def expectations(
         gxe.ExpectColumnValuesToBeBetween(column="mos_raw", min_value=lo, max_value=hi),
         gxe.ExpectColumnValuesToBeBetween(column="mos", min_value=1.0, max_value=5.0),
         gxe.ExpectColumnValuesToBeInSet(column="split", value_set=list(SPLITS)),
+        gxe.ExpectColumnDistinctValuesToContainSet(column="split", value_set=splits),
         gxe.ExpectColumnValuesToBeInSet(column="file_exists", value_set=[True]),
         gxe.ExpectColumnValuesToBeInSet(column="decodes", value_set=[True]),
         gxe.ExpectColumnValuesToBeBetween(column="width", min_value=gate.min_side, max_value=gate.max_side),
@@ -152,6 +158,11 @@ def _failure(result: Any, frame: pd.DataFrame) -> dict[str, Any]:
         "observed_value": _plain(res.get("observed_value")),
         "examples": examples,
         **({"exception": exception} if exception else {}),
+        **(
+            {"missing": sorted(_plain(res["partial_missing_list"]))}
+            if res.get("partial_missing_list")
+            else {}
+        ),
     }
 
 
@@ -217,6 +228,8 @@ def _message(failed: list[DatasetResult], summary_path: Path) -> str:
         for f in ds.failures:
             if f.get("exception"):
                 detail = f"could not run: {f['exception']}"
+            elif f.get("missing"):
+                detail = f"no rows with {f['missing']}"
             elif f["unexpected_count"] is not None:
                 detail = f"{f['unexpected_count']} unexpected"
             else:
@@ -258,6 +271,7 @@ def run(root: Path, data: DataParams) -> dict[str, Any]:
                 catalogue.expected_count(entry, data),
                 data.gate,
                 catalogue.mos_range(entry, data.labels),
+                required_splits(entry, data),
             )
             result = validate_frame(context, name, frame, suite)
             result.image_check_seconds = checked

@@ -9,6 +9,10 @@ duplicates, missing or corrupt images) are left in the frame for the data gate t
 Archives from mirrors nest folders differently, so label files are found anywhere under the
 dataset folder and image names are resolved through an index of the image files present; a listed
 image that is absent keeps its expected path so that the gate reports it.
+
+Label files are input from strangers: a file larger than MAX_LABEL_BYTES is refused before it is read,
+every listed name passes one check (check_image_name) before it touches the file system, and quoted
+values are shortened (vqr1.errors.shorten) so an error stays one readable line.
 """
 
 from __future__ import annotations
@@ -21,10 +25,29 @@ import numpy as np
 import pandas as pd
 
 from vqr1.data.catalogue import Dataset
-from vqr1.errors import DataError
+from vqr1.errors import DataError, shorten
 
 COLUMNS = ["image", "ref_id", "mos_raw"]
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"})
+# The largest real label file is about 1 MB (KonIQ's csv); anything near this is not a label file.
+MAX_LABEL_BYTES = 64 << 20
+NAME_MAX_BYTES = 255  # one path component, as every common file system allows
+
+
+def check_image_name(name: str, where: str) -> None:
+    """Refuse a listed image name that cannot name a file: empty, control characters (NUL...), a
+    component over 255 bytes. ``where`` (dataset and label file) starts the message; the name is
+    shown escaped, so a NUL never prints as if it named an existing file."""
+    problem = None
+    if not name.strip():
+        problem = "is empty"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in name):
+        problem = "contains a control character"
+    elif any(len(part.encode("utf-8", "surrogatepass")) > NAME_MAX_BYTES for part in name.split("/")):
+        problem = f"has a path component over {NAME_MAX_BYTES} bytes"
+    if problem:
+        raise DataError(f"{where}: image name {shorten(name)} {problem}")
+
 
 Parser = Callable[[Path, Dataset], pd.DataFrame]
 
@@ -32,8 +55,9 @@ Parser = Callable[[Path, Dataset], pd.DataFrame]
 class _Images:
     """Resolves listed image names to files under the dataset folder, wherever a mirror put them."""
 
-    def __init__(self, raw_dir: Path, entry: Dataset) -> None:
+    def __init__(self, raw_dir: Path, entry: Dataset, label: Path | None = None) -> None:
         self.raw_dir, self.dataset = raw_dir, entry.name
+        self.where = f"{entry.name}: {label}" if label else entry.name  # how errors name the label file
         skip = {"__MACOSX", *entry.exclude_dirs}
         self.by_name: dict[str, list[str]] = defaultdict(list)
         for path in raw_dir.rglob("*"):
@@ -43,16 +67,18 @@ class _Images:
 
     def resolve(self, name: str, preferred: Path) -> str:
         """``preferred`` if it exists, else the one file of that name, else ``preferred`` (gate flags it)."""
-        listed = PurePosixPath(name.replace("\\", "/"))
+        posix = name.replace("\\", "/")
+        check_image_name(posix, self.where)
+        listed = PurePosixPath(posix)
         if listed.is_absolute() or ".." in listed.parts:  # a label row must not point outside the set
             raise DataError(
-                f"{self.dataset}: image name {name!r} in the label file leaves the dataset folder"
+                f"{self.where}: image name {shorten(name)} in the label file leaves the dataset folder"
             )
         if (self.raw_dir / preferred).is_file():
             return PurePosixPath(preferred).as_posix()
         found = self.by_name.get(PurePosixPath(name).name.lower(), [])
         if len(found) > 1:
-            raise DataError(f"{self.dataset}: image name {name!r} is ambiguous: {sorted(found)[:3]}")
+            raise DataError(f"{self.where}: image name {shorten(name)} is ambiguous: {sorted(found)[:3]}")
         return found[0] if found else PurePosixPath(preferred).as_posix()
 
     def resolve_all(self, names: Iterable[str], folder: Path) -> list[str]:
@@ -70,13 +96,22 @@ def find_label(raw_dir: Path, entry: Dataset, pattern: str | None = None) -> Pat
     return found[0]
 
 
+def _check_size(path: Path, entry: Dataset) -> None:
+    """Every reader calls this first: a file too large to be a label file is refused unread."""
+    size = path.stat().st_size
+    if size > MAX_LABEL_BYTES:
+        raise DataError(
+            f"{entry.name}: {path}: {size:,} bytes is no label file (limit {MAX_LABEL_BYTES:,}); refused unread"
+        )
+
+
 def _check_columns(df: pd.DataFrame, path: Path, entry: Dataset, required: list[str], exact: bool) -> None:
     missing = [c for c in required if c not in df.columns]
     extra = [c for c in df.columns if c not in required] if exact else []
     if missing or extra:
         raise DataError(
             f"{entry.name}: {path}: label columns do not match the {entry.title} format "
-            f"(missing {missing}, extra {extra}; expected {required})"
+            f"(missing {shorten(missing)}, extra {shorten(extra)}; expected {required})"
         )
 
 
@@ -96,17 +131,24 @@ def _frame(images: list[str], refs: Iterable[str | None], mos: Iterable[object])
 
 def _read_csv(path: Path, entry: Dataset) -> pd.DataFrame:
     """A UTF-8 csv label file; a malformed row or another encoding is a DataError naming the file."""
+    _check_size(path, entry)
     try:
         return pd.read_csv(path, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(
+            f"{entry.name}: {path}: empty label file ({path.stat().st_size} bytes, no header)"
+        ) from exc
     except UnicodeDecodeError as exc:
         raise DataError(f"{entry.name}: {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except pd.errors.ParserError as exc:
         detail = str(exc).strip().removeprefix("Error tokenizing data. C error: ")
+        detail = detail if len(detail) <= 300 else shorten(detail, 300)
         raise DataError(f"{entry.name}: {path}: malformed csv: {detail}") from exc
 
 
 def _read_text(path: Path, entry: Dataset) -> str:
     """A UTF-8 text label file; another encoding is a DataError naming the file."""
+    _check_size(path, entry)
     try:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -122,9 +164,11 @@ def _read_table(path: Path, entry: Dataset, fields: int) -> list[list[str]]:
             continue
         if len(parts) != fields:
             raise DataError(
-                f"{entry.name}: {path}:{number}: expected {fields} fields, got {len(parts)}: {line.strip()!r}"
+                f"{entry.name}: {path}:{number}: expected {fields} fields, got {len(parts)}: {shorten(line.strip())}"
             )
         rows.append(parts)
+    if not rows:
+        raise DataError(f"{entry.name}: {path}: empty label file (no label lines)")
     return rows
 
 
@@ -137,6 +181,7 @@ def _read_excel(path: Path, entry: Dataset, required: list[str]) -> pd.DataFrame
     Column names are compared case-insensitively. Some workbooks start their table below empty rows and
     columns (CSIQ's DMOS workbook has its header on row 4 from column D), so the header is searched for.
     """
+    _check_size(path, entry)
     try:
         sheets = pd.read_excel(path, sheet_name=None, header=None)
     except (ValueError, OSError) as exc:
@@ -152,7 +197,9 @@ def _read_excel(path: Path, entry: Dataset, required: list[str]) -> pd.DataFrame
                 frame.columns = [wanted.get(names[i].lower(), names[i]) for i in keep]
                 return frame
     found = {name: [str(v) for v in f.iloc[0]] if len(f) else [] for name, f in sheets.items()}
-    raise DataError(f"{entry.name}: {path}: no sheet has the columns {required} (first rows: {found})")
+    raise DataError(
+        f"{entry.name}: {path}: no sheet has the columns {required} (first rows: {shorten(found, 300)})"
+    )
 
 
 def parse_kadid(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
@@ -161,9 +208,31 @@ def parse_kadid(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
     df = _read_csv(path, entry)
     _check_columns(df, path, entry, ["dist_img", "ref_img", "dmos", "var"], exact=True)
     folder = path.parent.relative_to(raw_dir) / "images"
-    images = _Images(raw_dir, entry).resolve_all(df["dist_img"], folder)
-    refs = [PurePosixPath(str(r)).stem for r in df["ref_img"]]
-    return _frame(images, refs, df["dmos"])
+    index = _Images(raw_dir, entry, path)
+    images = index.resolve_all(df["dist_img"], folder)
+    return _frame(images, reference_ids(df["ref_img"], df["dist_img"], index), df["dmos"])
+
+
+def reference_ids(refs: Iterable[object], images: Iterable[object], index: _Images) -> list[str]:
+    """The reference id (file stem) of each row, checked: the reference must name an image of the set, or
+    the listed image must follow the set's naming ``<ref>_<...>`` (KADID: I01_03_02.png of I01.png).
+
+    Why: rows are split by reference, so a bogus reference (a spreadsheet formula, an empty cell, a typo)
+    would form a group of its own and put that image in another split than its siblings (a leak).
+    """
+    out = []
+    for row, (ref, image) in enumerate(zip(refs, images, strict=True), start=1):
+        name = PurePosixPath(str(ref).replace("\\", "/")).name
+        stem = PurePosixPath(name).stem
+        listed = PurePosixPath(str(image).replace("\\", "/")).stem
+        if not stem or not (listed.startswith(stem + "_") or name.lower() in index.by_name):
+            raise DataError(
+                f"{index.where}: row {row}: reference {shorten(str(ref))} names no image of the set and "
+                f"{shorten(str(image))} is not named after it (<reference>_...); a bogus reference group "
+                "would defeat the split by reference"
+            )
+        out.append(stem)
+    return out
 
 
 KONIQ_COLUMNS = ["image_name", "c1", "c2", "c3", "c4", "c5", "c_total", "MOS", "SD", "MOS_zscore"]
@@ -174,7 +243,7 @@ def parse_koniq(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
     path = find_label(raw_dir, entry)
     df = _read_csv(path, entry)
     _check_columns(df, path, entry, KONIQ_COLUMNS, exact=True)
-    images = _Images(raw_dir, entry).resolve_all(df["image_name"], Path("1024x768"))
+    images = _Images(raw_dir, entry, path).resolve_all(df["image_name"], Path("1024x768"))
     return _frame(images, [None] * len(df), df["MOS_zscore"])
 
 
@@ -182,7 +251,7 @@ def parse_spaq(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
     """SPAQ: ``MOS and Image attribute scores.xlsx`` (Image name, MOS 0-100, attributes); ``TestImage/``."""
     path = find_label(raw_dir, entry)
     df = _read_excel(path, entry, ["Image name", "MOS"])
-    images = _Images(raw_dir, entry).resolve_all(df["Image name"], Path("TestImage"))
+    images = _Images(raw_dir, entry, path).resolve_all(df["Image name"], Path("TestImage"))
     return _frame(images, [None] * len(df), df["MOS"])
 
 
@@ -199,6 +268,7 @@ def _mat_strings(values: np.ndarray) -> list[str]:
 def _loadmat(path: Path, entry: Dataset, key: str) -> np.ndarray:
     from scipy.io import loadmat
 
+    _check_size(path, entry)
     try:
         content = loadmat(path)
     except (ValueError, OSError, TypeError) as exc:
@@ -218,7 +288,7 @@ def parse_clive(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
     if len(mos) != len(names):
         raise DataError(f"{entry.name}: {mos_path}: {len(mos)} scores but {len(names)} image names")
     folder = mos_path.parent.parent.relative_to(raw_dir) / "Images"
-    return _frame(_Images(raw_dir, entry).resolve_all(names, folder), [None] * len(names), mos)
+    return _frame(_Images(raw_dir, entry, names_path).resolve_all(names, folder), [None] * len(names), mos)
 
 
 def parse_bid(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
@@ -231,7 +301,7 @@ def parse_bid(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
             f"{entry.name}: {path}: non-numeric 'Image Number' in row {int(numbers.isna().idxmax()) + 2}"
         )
     names = [f"DatabaseImage{int(n):04d}.JPG" for n in numbers]
-    images = _Images(raw_dir, entry).resolve_all(names, path.parent.relative_to(raw_dir))
+    images = _Images(raw_dir, entry, path).resolve_all(names, path.parent.relative_to(raw_dir))
     return _frame(images, [None] * len(df), df["Average Subjective Grade"])
 
 
@@ -240,7 +310,7 @@ def parse_agiqa(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
     path = find_label(raw_dir, entry)
     df = _read_csv(path, entry)
     _check_columns(df, path, entry, ["name", "prompt", "mos_quality", "std_quality"], exact=False)
-    images = _Images(raw_dir, entry).resolve_all(df["name"], path.parent.relative_to(raw_dir))
+    images = _Images(raw_dir, entry, path).resolve_all(df["name"], path.parent.relative_to(raw_dir))
     return _frame(images, [None] * len(df), df["mos_quality"])
 
 
@@ -290,7 +360,9 @@ def parse_tid2013(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
     path = find_label(raw_dir, entry)
     rows = _read_table(path, entry, fields=2)
     names = [r[1] for r in rows]
-    images = _Images(raw_dir, entry).resolve_all(names, path.parent.relative_to(raw_dir) / "distorted_images")
+    images = _Images(raw_dir, entry, path).resolve_all(
+        names, path.parent.relative_to(raw_dir) / "distorted_images"
+    )
     return _frame(images, [n[:3].upper() for n in names], [r[0] for r in rows])
 
 
@@ -344,7 +416,7 @@ def parse_csiq(raw_dir: Path, entry: Dataset) -> pd.DataFrame:
         for img, t, lev in zip(df["image"], df["dst_type"], df["dst_lev"], strict=True)
     ]
     folder = path.parent.relative_to(raw_dir) / "dst_imgs"
-    images = _Images(raw_dir, entry).resolve_all(names, folder)
+    images = _Images(raw_dir, entry, path).resolve_all(names, folder)
     return _frame(images, [str(i) for i in df["image"]], df["dmos"])
 
 

@@ -66,6 +66,16 @@ def apply_lists(images: pd.Series, mapping: dict[str, str], dataset: str) -> pd.
     return splits
 
 
+def required_splits(entry: Dataset, data: DataParams) -> list[str]:
+    """The splits a dataset must populate (the gate fails on an empty one): ``test`` for an evaluation set;
+    for a training set ``train`` and every split the method gives a share (all three with the paper lists)."""
+    if entry.name not in data.train_datasets:
+        return ["test"]
+    if data.split.method == "paper_lists" and entry.name == PAPER_LISTS_SET:
+        return list(SPLITS)
+    return [split for split, share in zip(SPLITS, data.split.fractions, strict=True) if share > 0]
+
+
 def assign(
     frame: pd.DataFrame, entry: Dataset, root: Path, data: DataParams, progress: bool = True
 ) -> pd.Series:
