@@ -1,9 +1,13 @@
 """Prefect tasks shared by the ``pipeline`` and ``retrain`` flows.
 
 DVC stages run as subprocesses, one ``dvc repro`` at a time (DVC holds a repo-wide lock), with this
-environment's bin folder first on PATH so stage commands use the same packages. Network-facing
-tasks (the download stage, storage) retry with exponential backoff; training and evaluation do not
-(a retry would only repeat a deterministic failure).
+environment's bin folder first on PATH so stage commands use the same packages.
+
+Retries live in one layer each, so they never multiply: the download stage retries inside its HTTP
+session (urllib3 Retry, vqr1.data.download) and its task does not retry at all; the storage tasks retry
+the whole idempotent operation twice (STORAGE_RETRIES: a store restarting for a few seconds) on top of
+boto3's own three attempts; training and evaluation never retry (a retry would only repeat a
+deterministic failure). docs/orchestration.md gives the worst-case time of each.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ from typing import Any
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.logging import get_run_logger
-from prefect.tasks import exponential_backoff
 
 from vqr1.config import Params, load_params
 from vqr1.errors import GateFailed, Vqr1Error
@@ -35,9 +38,7 @@ GATE_SUMMARY = Path("reports/gate/summary.json")
 METRICS = Path("reports/eval/metrics.json")
 LOCK_FILE = Path(".dvc/tmp/vqr1-pipeline.lock")  # .dvc/tmp is git-ignored by DVC
 TAIL_LINES = 25
-STORAGE_RETRIES = dict(
-    retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=2), retry_jitter_factor=0.5
-)
+STORAGE_RETRIES = dict(retries=2, retry_delay_seconds=[5, 20], retry_jitter_factor=0.5)
 
 
 class StageFailed(Vqr1Error):
@@ -106,7 +107,8 @@ def repro(workspace: str, stage: str, force: bool = False, echo: bool = True) ->
     )
 
 
-repro_download = repro.with_options(name="dvc-repro-download", **STORAGE_RETRIES)
+# No task retries: the stage's HTTP session already retried (a second layer would multiply the wait).
+repro_download = repro.with_options(name="dvc-repro-download", retries=0)
 
 
 def gate_markdown(summary: dict[str, Any]) -> str:

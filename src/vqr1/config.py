@@ -68,9 +68,20 @@ class SourceOverride(PartSource):
 
 
 class DownloadParams(_Strict):
-    retries: int = 5
-    backoff_s: float = 2.0
-    timeout_s: float = 60.0
+    """Network and size bounds of the download stage (vqr1.data.download, vqr1.data.archive)."""
+
+    retries: int = 5  # urllib3 retries of a failed connection or a 429/5xx answer; resumes without progress
+    backoff_s: float = (
+        2.0  # urllib3 backoff factor: waits 0, then 2, 4, 8 ... x this, capped at backoff_max_s
+    )
+    backoff_max_s: float = 30.0
+    connect_timeout_s: float = 10.0
+    timeout_s: float = 60.0  # between two bytes of an answer
+    # a file may be this many times the catalogue's expected size (sizes are estimates), or the bytes in
+    # max_bytes.<dataset>; a larger file is refused before or while it is fetched
+    size_margin: float = 1.5
+    max_bytes: dict[str, int] = Field(default_factory=dict)
+    max_ratio: float = 100.0  # expansion bound of each archive member and of the whole archive
     max_extract_bytes: int = 200_000_000_000
 
 

@@ -2,6 +2,9 @@
 
 Binds 127.0.0.1 on a free port in a thread. ``cut_first`` makes the first GET of each file send the
 full Content-Length header but only part of the body, then drop the connection, like a flaky mirror.
+``statuses`` answers the first requests of a path with error codes (a mirror that is overloaded, then
+recovers). ``zeros`` serves generated streams of zero bytes ``{path: (size, announce_length)}`` without
+storing them: a hostile mirror's endless or oversized file.
 """
 
 from __future__ import annotations
@@ -21,10 +24,17 @@ class ServerLog:
 
 
 @contextmanager
-def serve(folder: Path, cut_first: bool = False) -> Iterator[tuple[str, ServerLog]]:
+def serve(
+    folder: Path,
+    cut_first: bool = False,
+    statuses: dict[str, list[int]] | None = None,
+    zeros: dict[str, tuple[int, bool]] | None = None,
+) -> Iterator[tuple[str, ServerLog]]:
     """Serve ``folder`` at the yielded base URL; the log records each request's path and Range."""
     log = ServerLog()
     cut_done: set[str] = set()
+    pending = {path: list(codes) for path, codes in (statuses or {}).items()}
+    streams = dict(zeros or {})
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
@@ -33,6 +43,12 @@ def serve(folder: Path, cut_first: bool = False) -> Iterator[tuple[str, ServerLo
         def do_GET(self) -> None:
             path = folder / self.path.lstrip("/")
             log.requests.append((self.path, self.headers.get("Range")))
+            if pending.get(self.path):
+                self.send_error(pending[self.path].pop(0))
+                return
+            if self.path in streams:
+                self._zeros(*streams[self.path])
+                return
             if not path.is_file():
                 self.send_error(404)
                 return
@@ -58,6 +74,21 @@ def serve(folder: Path, cut_first: bool = False) -> Iterator[tuple[str, ServerLo
                 self.close_connection = True
                 return
             self.wfile.write(body)
+
+        def _zeros(self, size: int, announce: bool) -> None:
+            self.send_response(200)
+            if announce:
+                self.send_header("Content-Length", str(size))
+            self.end_headers()
+            block = bytes(1 << 20)
+            sent = 0
+            try:
+                while sent < size:
+                    self.wfile.write(block[: min(len(block), size - sent)])
+                    sent += len(block)
+            except (BrokenPipeError, ConnectionResetError):  # the client stopped reading: expected
+                pass
+            self.close_connection = True
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

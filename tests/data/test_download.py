@@ -145,3 +145,16 @@ def test_an_html_page_in_place_of_the_archive_is_a_clear_error(tmp_path: Path) -
 def test_clive_has_no_scriptable_url() -> None:
     entry = catalogue.get("live_challenge")
     assert not any(a.url for a in entry.archives) and "box.com" in entry.homepage
+
+
+def test_every_catalogued_file_has_an_expected_size_and_a_bound() -> None:
+    data = data_params()
+    for entry in catalogue.DATASETS.values():
+        for piece in entry.archives:
+            assert piece.size, f"{entry.name}/{piece.filename} has no expected size"
+            assert catalogue.download_limit(entry, piece, data) == int(piece.size * 1.5)
+    kadid = catalogue.get("kadid10k")
+    raised = data_params(download={"max_bytes": {"kadid10k": 5_000_000_000}})
+    assert catalogue.download_limit(kadid, kadid.archives[0], raised) == 5_000_000_000
+    whole = catalogue.plan("kadid10k", data_params(sources={"kadid10k": {"url": "http://m/k.zip"}})).archives
+    assert whole[0].size == kadid.archives[0].size, "a mirror of the whole set gets the set's size"

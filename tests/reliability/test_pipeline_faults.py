@@ -169,7 +169,8 @@ def test_storage_outage_retries_then_fails_clearly_and_the_rerun_completes(score
     assert "dvc push" in outage.push_error and "Could not connect" in outage.push_error
     assert "upload" in outage.upload_error and "Could not connect to the endpoint" in outage.upload_error
     assert outage.upload_attempts == 2 and outage.upload_seconds >= 0.5, "one retry after a 0.5 s backoff"
-    assert tasks.upload_run.retries == tasks.dvc_push.retries == 3  # the production policy
+    assert tasks.upload_run.retries == tasks.dvc_push.retries == 2  # the production policy
+    assert tasks.repro_download.retries == 0, "the download retries in its HTTP layer only"
     assert outage.after == outage.before, "the failed push changed the local DVC cache or outputs"
     assert outage.endpoints[0] == outage.endpoints[1], "the restarted server moved: config.local is stale"
     assert outage.rerun["files"] > 0 and outage.rerun["dvc_remote"] == f"s3://{BUCKET}/dvc"

@@ -32,8 +32,10 @@ if TYPE_CHECKING:
 class Archive:
     """One piece of a set: fetched from ``url`` or read from ``local``; neither = no public direct URL.
 
-    ``sha256=None`` means "record it in the lock on first download". ``extract=False`` marks a plain
-    file (AGIQA-3K's data.csv) that is copied into the set's folder as it is.
+    ``sha256=None`` means "record it in the lock once the set extracted and parsed". ``extract=False``
+    marks a plain file (AGIQA-3K's data.csv) that is copied into the set's folder as it is. ``size`` is the
+    expected size in bytes (an estimate unless noted): with ``data.download.size_margin`` it bounds what
+    a download may write, so a hostile or broken mirror cannot fill the disk.
     """
 
     part: str
@@ -42,6 +44,7 @@ class Archive:
     sha256: str | None = None
     extract: bool = True
     local: str | None = None  # a local path (relative to the workspace root, or absolute)
+    size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -89,9 +92,12 @@ def mos_range(entry: Dataset, labels: LabelSource) -> tuple[float, float]:
     return entry.mos_range
 
 
-def _manual(filename: str, part: str = "archive") -> Archive:
+def _manual(filename: str, size: int, part: str = "archive") -> Archive:
     """A piece with no public direct URL: a local archive or a mirror must be given."""
-    return Archive(part, "", filename)
+    return Archive(part, "", filename, size=size)
+
+
+MB, GB = 10**6, 10**9
 
 
 _MMSP = "https://datasets.vqa.mmsp-kn.de/archives"
@@ -129,7 +135,7 @@ DATASETS: dict[str, Dataset] = {
             higher_better=True,
             count=10_125,
             homepage="https://database.mmsp-kn.de/kadid-10k-database.html",
-            archives=(Archive("archive", f"{_MMSP}/kadid10k.zip", "kadid10k.zip"),),
+            archives=(Archive("archive", f"{_MMSP}/kadid10k.zip", "kadid10k.zip", size=3 * GB),),
             has_references=True,
             reference=ReferenceLabels(
                 tuple(KADID_LISTS.values()), ("ref", "image", "mos", "std"), (1.0, 5.0)
@@ -146,11 +152,12 @@ DATASETS: dict[str, Dataset] = {
             count=10_073,
             homepage="https://database.mmsp-kn.de/koniq-10k-database.html",
             archives=(
-                Archive("images", f"{_MMSP}/koniq10k_1024x768.zip", "koniq10k_1024x768.zip"),
+                Archive("images", f"{_MMSP}/koniq10k_1024x768.zip", "koniq10k_1024x768.zip", size=4 * GB),
                 Archive(
                     "scores",
                     f"{_MMSP}/koniq10k_scores_and_distributions.zip",
                     "koniq10k_scores_and_distributions.zip",
+                    size=2 * MB,
                 ),
             ),
             reference=ReferenceLabels(
@@ -167,7 +174,7 @@ DATASETS: dict[str, Dataset] = {
             higher_better=True,
             count=11_125,
             homepage="https://github.com/h4nwei/SPAQ (Google Drive / Baidu links)",
-            archives=(_manual("SPAQ.zip"),),
+            archives=(_manual("SPAQ.zip", 35 * GB),),
             reference=ReferenceLabels((f"{_TEST}/SPAQ_test_all.txt",), ("image", "mos", "std"), (1.0, 5.0)),
             notes="full-resolution phone photos; resize the short edge to 768 before scoring",
         ),
@@ -184,7 +191,7 @@ DATASETS: dict[str, Dataset] = {
                 "(https://utexas.app.box.com/v/ChallengeDB-release) that answers scripts with an HTML page, "
                 "so download ChallengeDB_release.zip in a browser"
             ),
-            archives=(_manual("ChallengeDB_release.zip"),),
+            archives=(_manual("ChallengeDB_release.zip", 1 * GB),),
             reference=ReferenceLabels(
                 (f"{_TEST}/LIVEC_test_all.txt",), ("image", "mos", "std"), (0.0, 100.0)
             ),
@@ -199,7 +206,7 @@ DATASETS: dict[str, Dataset] = {
             higher_better=True,
             count=586,
             homepage="https://www.smt.ufrj.br/~eduardo/ImageDatabase.htm",
-            archives=(_manual("ImageDatabase.zip"),),
+            archives=(_manual("ImageDatabase.zip", 2 * GB),),
             reference=ReferenceLabels((f"{_TEST}/BID_test_all.txt",), ("image", "mos"), (0.0, 100.0)),
             notes="reference labels: the grade rescaled to 0-100",
         ),
@@ -213,8 +220,8 @@ DATASETS: dict[str, Dataset] = {
             count=2_982,
             homepage="https://github.com/lcysyzxdxc/AGIQA-3k-Database (images: Google Drive / Quark links)",
             archives=(
-                _manual("AGIQA-3K.zip", part="images"),
-                Archive("labels", _AGIQA_CSV, "data.csv", _AGIQA_CSV_SHA256, extract=False),
+                _manual("AGIQA-3K.zip", 3 * GB, part="images"),
+                Archive("labels", _AGIQA_CSV, "data.csv", _AGIQA_CSV_SHA256, extract=False, size=2 * MB),
             ),
             reference=ReferenceLabels(
                 (f"{_TEST}/AGIQA-3K_test_all.txt",), ("image", "mos", "std"), (0.0, 100.0)
@@ -230,7 +237,7 @@ DATASETS: dict[str, Dataset] = {
             higher_better=True,
             count=1_100,
             homepage="https://github.com/ChrisDud0257/AFINE (Google Drive link in its README)",
-            archives=(_manual("SRIQA-Bench.zip"),),
+            archives=(_manual("SRIQA-Bench.zip", 5 * GB),),
             has_references=True,
             reference=ReferenceLabels(
                 (f"{_TEST}/SRIQA-Bench_test_all.txt",), ("ref", "image", "mos"), (0.0, 100.0)
@@ -248,7 +255,7 @@ DATASETS: dict[str, Dataset] = {
             higher_better=True,
             count=1_199,
             homepage="no public release found: the images from the VisualQuality-R1 authors or a mirror",
-            archives=(_manual("deblurring.zip", part="images"),),
+            archives=(_manual("deblurring.zip", 2 * GB, part="images"),),
             has_references=True,
             reference=ReferenceLabels((f"{_TEST}/Deblur_test_all.txt",), ("ref", "image", "mos"), (1.0, 5.0)),
             notes="40 blurred sources x 30 results, one missing; labels only in the reference repository",
@@ -262,7 +269,7 @@ DATASETS: dict[str, Dataset] = {
             higher_better=True,
             count=600,
             homepage="no public release found: the images from the VisualQuality-R1 authors or a mirror",
-            archives=(_manual("dehazing.zip", part="images"),),
+            archives=(_manual("dehazing.zip", 1 * GB, part="images"),),
             has_references=True,
             reference=ReferenceLabels((f"{_TEST}/dehaze_test_all.txt",), ("ref", "image", "mos"), (1.0, 5.0)),
             notes="75 scenes x 8 methods; labels only in the reference repository",
@@ -276,7 +283,7 @@ DATASETS: dict[str, Dataset] = {
             higher_better=True,
             count=3_000,
             homepage="https://www.ponomarenko.info/tid2013.htm (a .rar: repack as zip or tar)",
-            archives=(_manual("tid2013.zip"),),
+            archives=(_manual("tid2013.zip", 2 * GB),),
             has_references=True,
             optional=True,
         ),
@@ -289,7 +296,7 @@ DATASETS: dict[str, Dataset] = {
             higher_better=False,
             count=779,
             homepage="https://live.ece.utexas.edu/research/quality/subjective.htm (request form)",
-            archives=(_manual("databaserelease2.zip"),),
+            archives=(_manual("databaserelease2.zip", 1 * GB),),
             has_references=True,
             optional=True,
             notes="DMOS (lower = better): flipped; reference rows (orgs == 1) dropped",
@@ -303,7 +310,7 @@ DATASETS: dict[str, Dataset] = {
             higher_better=False,
             count=866,
             homepage="https://s2.smu.edu/~eclarson/csiq.html",
-            archives=(_manual("CSIQ.zip"),),
+            archives=(_manual("CSIQ.zip", 1 * GB),),
             has_references=True,
             optional=True,
             notes="DMOS (lower = better): flipped",
@@ -380,6 +387,26 @@ def _from_source(piece: Archive, source: PartSource | SourceOverride) -> Archive
     return None
 
 
+def _whole_size(entry: Dataset, data: DataParams) -> int | None:
+    """Expected size of one file holding the whole set: its pieces together, or the generated set raw."""
+    if entry.generated:
+        spec = synth_spec(data)
+        return spec.n_images * (spec.width * spec.height * 3 + 4096) + MB  # uncompressed RGB, the labels
+    if not entry.archives or any(a.size is None for a in entry.archives):
+        return None
+    return sum(a.size or 0 for a in entry.archives)
+
+
+def download_limit(entry: Dataset, piece: Archive, data: DataParams) -> int:
+    """The most bytes ``piece`` may have: data.download.max_bytes.<set>, else its size x size_margin."""
+    limits = data.download
+    if entry.name in limits.max_bytes:
+        return limits.max_bytes[entry.name]
+    if piece.size is None:
+        return limits.max_extract_bytes  # unknown size: only the overall extraction bound applies
+    return int(piece.size * limits.size_margin)
+
+
 def _directions(entry: Dataset, missing: list[Archive]) -> str:
     name, env = entry.name, f"VQR1_{entry.name.upper()}"
     whole = (
@@ -406,7 +433,7 @@ def plan(name: str, data: DataParams) -> Plan:
             f"data.sources.{name}.parts: unknown part(s) {unknown}; "
             f"{entry.title} has {[a.part for a in entry.archives] or 'no parts'}"
         )
-    whole = _from_source(Archive("archive", "", ""), override)
+    whole = _from_source(Archive("archive", "", "", size=_whole_size(entry, data)), override)
     if whole is not None:
         return Plan(entry, archives=(whole,))
     if entry.generated:

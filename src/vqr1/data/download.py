@@ -1,34 +1,48 @@
 """The download stage: fetch (or generate), verify and safely extract one dataset into data/raw/<name>/.
 
 Archives are fetched into ``data/archives/<name>/`` (kept, so re-running extraction after a params
-change costs no bandwidth) with HTTP Range resume of ``<file>.part``, retries with exponential
-backoff and a sha256 check. A checksum the catalogue does not know is recorded on first download
-in the workspace's ``datasets.lock.yaml`` and verified on every later download, so a mirror that
-silently changes its file is caught.
+change costs no bandwidth). Only the network layer retries: one requests Session whose urllib3 ``Retry``
+retries failed connections, read timeouts and 429/5xx answers with exponential backoff (Retry-After
+honoured up to ``backoff_max_s``); on top of it a transfer cut mid-body is resumed from ``<file>.part``
+with an HTTP Range request, as long as each attempt makes progress. Nothing above (the Prefect task)
+retries again, so a dead mirror costs about a minute, not half an hour (docs/orchestration.md).
+
+Every file is bounded by ``catalogue.download_limit`` (the catalogue's expected size x
+``data.download.size_margin``, or ``data.download.max_bytes.<set>``): an announced size over the bound
+is refused before the body, a body that grows past it is cut, and the part file deleted.
+
+Checksums: a file is checked against the source override's sha256, the catalogue's, or the workspace's
+``datasets.lock.yaml``. A sha256 nobody knew is recorded in the lock only once every piece of the set
+extracted and the result parsed as the set, so a refused file never enters the lock; a refused or
+corrupt download that no checksum vouched for is deleted, so the next run fetches it again (a user's
+local archive is never deleted).
 """
 
 from __future__ import annotations
 
 import hashlib
 import shutil
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 import yaml
+from requests.adapters import HTTPAdapter
 from tqdm import tqdm
+from urllib3.util.retry import Retry
 
 from vqr1.config import DataParams, DownloadParams
-from vqr1.data import archive, catalogue
-from vqr1.errors import DataError
+from vqr1.data import archive, catalogue, labels
+from vqr1.errors import DataError, shorten
 from vqr1.fsutil import atomic_dir, atomic_write_text
 
 LOCK_FILE = "datasets.lock.yaml"
 _CHUNK = 1 << 20
 _LOCK_HEADER = (
-    "# sha256 of every dataset archive, recorded on first download by vqr1.data.download and verified\n"
-    "# on every later one. Commit it. Delete an entry only if you trust the new file.\n"
+    "# sha256 of every dataset archive, recorded by vqr1.data.download once the set extracted and parsed,\n"
+    "# and verified on every later download. Commit it. Delete an entry only if you trust the new file.\n"
 )
+RETRY_STATUS = (429, 500, 502, 503, 504)
 
 
 def sha256_file(path: Path) -> str:
@@ -49,23 +63,53 @@ def read_lock(root: Path) -> dict[str, dict[str, str]]:
     return loaded
 
 
-def verify(root: Path, dataset: str, path: Path, expected: str | None) -> str:
-    """Check ``path`` against ``expected`` or the lock; record it in the lock when neither knows it."""
+def verify(root: Path, dataset: str, path: Path, expected: str | None) -> str | None:
+    """Check ``path`` against ``expected`` or the lock; its sha256 when nobody knew it (to :func:`record`
+    once the file proved good), None when a known checksum matched."""
     digest = sha256_file(path)
-    lock = read_lock(root)
-    known = expected or lock.get(dataset, {}).get(path.name)
+    known = expected or read_lock(root).get(dataset, {}).get(path.name)
     if known is None:
-        lock.setdefault(dataset, {})[path.name] = digest
-        atomic_write_text(Path(root) / LOCK_FILE, _LOCK_HEADER + yaml.safe_dump(lock, sort_keys=True))
-    elif digest != known.lower():
+        return digest
+    if digest != known.lower():
         raise DataError(
             f"{dataset}: checksum mismatch for {path}: sha256 {digest}, expected {known} "
             f"({'source override' if expected else LOCK_FILE}); the file is corrupt or the source changed"
         )
-    return digest
+    return None
 
 
-def _remote_size(response: requests.Response, offset: int) -> int | None:
+def record(root: Path, dataset: str, digests: dict[str, str]) -> None:
+    """Add file name -> sha256 entries of ``dataset`` to the lock (files that extracted and parsed)."""
+    if not digests:
+        return
+    lock = read_lock(root)
+    lock.setdefault(dataset, {}).update(digests)
+    atomic_write_text(Path(root) / LOCK_FILE, _LOCK_HEADER + yaml.safe_dump(lock, sort_keys=True))
+
+
+def session(opts: DownloadParams) -> requests.Session:
+    """A requests Session whose transport retries (urllib3 Retry): the one retry layer of downloads."""
+    retry = Retry(
+        total=opts.retries,
+        connect=opts.retries,
+        read=opts.retries,
+        status=opts.retries,
+        other=0,
+        allowed_methods=frozenset({"GET"}),
+        status_forcelist=RETRY_STATUS,
+        backoff_factor=opts.backoff_s,
+        backoff_max=opts.backoff_max_s,
+        retry_after_max=int(opts.backoff_max_s),
+        raise_on_status=False,
+    )
+    http = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    http.mount("http://", adapter)
+    http.mount("https://", adapter)
+    return http
+
+
+def _remote_size(response: requests.Response) -> int | None:
     """Full file size from Content-Range (206) or Content-Length (200)."""
     if response.status_code == 206:
         total = response.headers.get("Content-Range", "").rpartition("/")[2]
@@ -74,81 +118,155 @@ def _remote_size(response: requests.Response, offset: int) -> int | None:
     return int(length) if length and length.isdigit() else None
 
 
-def fetch_url(url: str, dest: Path, opts: DownloadParams, label: str = "", progress: bool = True) -> Path:
-    """Stream ``url`` to ``dest`` via ``dest.part``: resume with Range, retry with backoff, rename at the end."""
+def _too_big(label: str, size: int, limit: int, deleted: bool = True) -> DataError:
+    return DataError(
+        f"{label}: {size:,} bytes is more than the {limit:,} this file may have (the catalogue's expected "
+        f"size x data.download.size_margin); refused{' and deleted' if deleted else ''}. If the source is "
+        "right, raise data.download.max_bytes.<dataset>"
+    )
+
+
+def _stream(
+    http: requests.Session, url: str, part: Path, opts: DownloadParams, limit: int, label: str, progress: bool
+) -> bool:
+    """One request appending to ``part`` from its current size; True when the file is complete.
+
+    Connection failures were already retried by the session and propagate; an answer cut mid-body
+    returns False (the caller resumes).
+    """
+    offset = part.stat().st_size if part.exists() else 0
+    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    timeout = (opts.connect_timeout_s, opts.timeout_s)
+    with http.get(url, headers=headers, stream=True, timeout=timeout) as response:
+        if response.status_code == 416:  # our partial file is not a prefix of theirs: start over
+            part.unlink(missing_ok=True)
+            return False
+        if response.status_code >= 400:  # 429 and 5xx come here once the session's retries are spent
+            retried = response.status_code in RETRY_STATUS
+            after = f" after {opts.retries + 1} attempts" if retried else ""
+            raise DataError(f"{label}: HTTP {response.status_code} from {url}{after}")
+        if response.status_code == 200:
+            offset = 0  # the server ignored Range: rewrite from the start
+        total = _remote_size(response)
+        if total is not None and total > limit:
+            part.unlink(missing_ok=True)
+            raise _too_big(label, total, limit)
+        written = offset
+        try:
+            with (
+                open(part, "ab" if offset else "wb") as out,
+                tqdm(
+                    total=total, initial=offset, unit="B", unit_scale=True, desc=label, disable=not progress
+                ) as bar,
+            ):
+                for chunk in response.iter_content(_CHUNK):
+                    written += len(chunk)
+                    if written > limit:
+                        raise _too_big(label, written, limit)
+                    out.write(chunk)
+                    bar.update(len(chunk))
+        except DataError:
+            part.unlink(missing_ok=True)
+            raise
+        except requests.RequestException:  # cut mid-body: what arrived is kept for the resume
+            return False
+    return total is None or part.stat().st_size == total
+
+
+def fetch_url(
+    url: str, dest: Path, opts: DownloadParams, max_bytes: int, label: str = "", progress: bool = True
+) -> Path:
+    """Stream ``url`` to ``dest`` via ``dest.part`` (at most ``max_bytes``); resume a cut transfer with
+    Range while attempts make progress; rename at the end."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
-    last_error = ""
-    for attempt in range(opts.retries + 1):
-        if attempt:
-            time.sleep(opts.backoff_s * 2 ** (attempt - 1))
-        offset = part.stat().st_size if part.exists() else 0
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
-        try:
-            with requests.get(url, headers=headers, stream=True, timeout=opts.timeout_s) as response:
-                if response.status_code == 416:  # our partial file is not a prefix of theirs: start over
-                    part.unlink(missing_ok=True)
-                    last_error = "HTTP 416 on resume"
-                    continue
-                if 400 <= response.status_code < 500 and response.status_code != 429:
-                    raise DataError(f"{label or url}: HTTP {response.status_code} from {url}")
-                response.raise_for_status()
-                if response.status_code == 200:
-                    offset = 0  # the server ignored Range: rewrite from the start
-                total = _remote_size(response, offset)
-                with (
-                    open(part, "ab" if offset else "wb") as out,
-                    tqdm(
-                        total=total,
-                        initial=offset,
-                        unit="B",
-                        unit_scale=True,
-                        desc=label or dest.name,
-                        disable=not progress,
-                    ) as bar,
-                ):
-                    for chunk in response.iter_content(_CHUNK):
-                        out.write(chunk)
-                        bar.update(len(chunk))
-            size = part.stat().st_size
-            if total is not None and size != total:
-                last_error = f"transfer ended at {size:,} of {total:,} bytes"
-                continue
-            part.replace(dest)
-            return dest
-        except requests.RequestException as exc:
-            last_error = f"{type(exc).__name__}: {exc}"
+    label = label or url
+    stalled = 0
+    with session(opts) as http:
+        while stalled <= opts.retries:
+            before = part.stat().st_size if part.exists() else 0
+            try:
+                if _stream(http, url, part, opts, max_bytes, label, progress):
+                    part.replace(dest)
+                    return dest
+            except requests.RequestException as exc:
+                kept = f"; the partial file {part} is kept and resumed next time" if part.exists() else ""
+                raise DataError(
+                    f"{label}: download failed after {opts.retries + 1} attempts "
+                    f"({type(exc).__name__}: {shorten(str(exc), 300)}){kept}"
+                ) from exc
+            now = part.stat().st_size if part.exists() else 0
+            stalled = 0 if now > before else stalled + 1
     raise DataError(
-        f"{label or url}: download failed after {opts.retries + 1} attempts ({last_error}); "
+        f"{label}: the transfer was cut {opts.retries + 1} times in a row without progress; "
         f"the partial file {part} is kept and resumed next time"
     )
 
 
-def _archive_paths(root: Path, plan: catalogue.Plan, data: DataParams, progress: bool) -> list[Path]:
-    """Local, verified files for every piece of ``plan`` (downloading the missing ones)."""
-    name = plan.entry.name
-    paths = []
+@dataclass(frozen=True)
+class _Piece:
+    """One file of a set on disk: where it came from and what the lock must learn once the set proved good."""
+
+    item: catalogue.Archive
+    path: Path
+    downloaded: bool  # fetched here (deleted when refused), not a user's local file (never deleted)
+    new_digest: str | None  # sha256 to record after extraction and parsing; None = a known checksum matched
+
+
+def _discard(pieces: list[_Piece]) -> None:
+    """Delete refused downloads no checksum vouched for, so that the next run fetches them again."""
+    for piece in pieces:
+        if piece.downloaded and piece.new_digest is not None:
+            piece.path.unlink(missing_ok=True)
+
+
+def _check_kind(item: catalogue.Archive, path: Path, source: str, dataset: str) -> None:
+    """Read the first bytes before anything reads the whole file (hashing 1.5 GiB of zeros takes seconds)."""
+    archive.refuse_html(path, source, dataset)
+    if item.extract:
+        archive.archive_kind(path)
+
+
+def _local_files(root: Path, plan: catalogue.Plan, data: DataParams, progress: bool) -> list[_Piece]:
+    """Every piece of ``plan`` on disk, size-bounded and checked (downloading the missing ones)."""
+    entry, name = plan.entry, plan.entry.name
+    pieces = []
     for item in plan.archives:
+        limit = catalogue.download_limit(entry, item, data)
         if item.local is not None:
             path = Path(item.local) if Path(item.local).is_absolute() else root / item.local
             if not path.is_file():
                 raise DataError(f"{name}: local archive {path} not found (data.sources.{name})")
-            archive.refuse_html(path, str(path), name)
-            verify(root, name, path, item.sha256)
-            paths.append(path)
+            if path.stat().st_size > limit:
+                raise _too_big(f"{name}: {path}", path.stat().st_size, limit, deleted=False)
+            _check_kind(item, path, str(path), name)
+            pieces.append(_Piece(item, path, False, verify(root, name, path, item.sha256)))
             continue
         path = root / "data" / "archives" / name / item.filename
+        label = f"{name}/{item.filename}"
         if not path.exists():
-            fetch_url(item.url, path, data.download, label=f"{name}/{item.filename}", progress=progress)
+            fetch_url(item.url, path, data.download, limit, label=label, progress=progress)
         try:
-            archive.refuse_html(path, item.url, name)
-            verify(root, name, path, item.sha256)
+            if path.stat().st_size > limit:  # fetched under a larger bound earlier
+                raise _too_big(label, path.stat().st_size, limit)
+            _check_kind(item, path, item.url, name)
+            pieces.append(_Piece(item, path, True, verify(root, name, path, item.sha256)))
         except DataError:
-            path.unlink()  # never resume from or reuse a bad file
+            path.unlink(missing_ok=True)  # never resume from or reuse a bad file
             raise
-        paths.append(path)
-    return paths
+    return pieces
+
+
+def check_contents(folder: Path, entry: catalogue.Dataset, data: DataParams) -> None:
+    """The extracted files must be the set: its own label file parses (when the set is read with it),
+    else (labels from the reference repository) the files hold images."""
+    if entry.parser is not None and not catalogue.uses_reference(entry, data.labels):
+        if labels.parse(folder, entry).empty:
+            raise DataError(f"{entry.name}: the label file in the downloaded files lists no images")
+        return
+    if not any(p.suffix.lower() in labels.IMAGE_SUFFIXES for p in folder.rglob("*")):
+        raise DataError(f"{entry.name}: the downloaded files hold no image; they are not {entry.title}")
 
 
 def fetch(name: str, root: Path, data: DataParams, progress: bool = True) -> Path:
@@ -163,11 +281,22 @@ def fetch(name: str, root: Path, data: DataParams, progress: bool = True) -> Pat
         with atomic_dir(target) as tmp:
             synth.build(tmp, spec, workers=synth.default_workers(), progress=progress)
         return target
-    paths = _archive_paths(root, plan, data, progress)
+    pieces = _local_files(root, plan, data, progress)
+    opts = data.download
     with atomic_dir(target) as tmp:
-        for item, path in zip(plan.archives, paths, strict=True):
-            if item.extract:
-                archive.extract(path, tmp, data.download.max_extract_bytes)
-            else:
-                shutil.copyfile(path, tmp / item.filename)
+        for piece in pieces:
+            try:
+                if piece.item.extract:
+                    archive.extract(piece.path, tmp, opts.max_extract_bytes, opts.max_ratio)
+                else:
+                    shutil.copyfile(piece.path, tmp / piece.item.filename)
+            except DataError:
+                _discard([piece])
+                raise
+        try:
+            check_contents(tmp, plan.entry, data)
+        except DataError:
+            _discard(pieces)
+            raise
+    record(root, name, {p.path.name: p.new_digest for p in pieces if p.new_digest is not None})
     return target

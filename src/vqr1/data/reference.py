@@ -18,6 +18,7 @@ import pandas as pd
 from vqr1.config import DataParams
 from vqr1.data import download
 from vqr1.data.catalogue import Dataset
+from vqr1.data.labels import MAX_LABEL_BYTES
 from vqr1.errors import DataError
 
 LOCK_KEY = "reference_labels"
@@ -42,8 +43,23 @@ def paths(root: Path, entry: Dataset, data: DataParams, progress: bool = True) -
             path = Path(root) / FETCHED_DIR / rel
             if not path.is_file():
                 url = f"{source.url.rstrip('/')}/{rel}"
-                download.fetch_url(url, path, data.download, label=PurePosixPath(rel).name, progress=progress)
-        download.verify(Path(root), LOCK_KEY, path, None)
+                download.fetch_url(
+                    url,
+                    path,
+                    data.download,
+                    MAX_LABEL_BYTES,
+                    label=PurePosixPath(rel).name,
+                    progress=progress,
+                )
+        try:
+            digest = download.verify(Path(root), LOCK_KEY, path, None)
+            if digest is not None:
+                read(path, entry)  # a file nobody vouched for is locked only once it parses
+                download.record(Path(root), LOCK_KEY, {path.name: digest})
+        except DataError:
+            if not source.dir:
+                path.unlink(missing_ok=True)  # fetched and refused: the next run fetches it again
+            raise
         out.append(path)
     return out
 
