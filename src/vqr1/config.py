@@ -209,7 +209,11 @@ class EvaluateParams(_Strict):
     bootstrap: int = 1000
     max_images: int = 0
     baselines: list[str] = Field(default_factory=list)
-    # dataset -> short edge in pixels before scoring (downscale only; SPAQ authors' advice: 768)
+    # pixel cap of the scorer's image processor; None = the processor's own limit, i.e. native resolution
+    # as the reference infers (Qwen2.5-VL: 12,845,056 pixels; KonIQ 1024x768 -> 999 visual tokens)
+    max_pixels: int | None = None
+    # dataset -> short edge in pixels before scoring (downscale only), for sets that do not fit at native
+    # resolution (SPAQ's full-size phone photos: 768, the SPAQ authors' advice)
     resize_short_edge: dict[str, int] = Field(default_factory=dict)
     # pyiqa baseline -> local parameter file (NIQE/BRISQUE download theirs otherwise, impossible offline)
     baseline_weights: dict[str, str] = Field(default_factory=dict)
@@ -222,6 +226,8 @@ class EvaluateParams(_Strict):
             raise ValueError("evaluate.temperature must be >= 0 (0 = greedy)")
         if self.temperature == 0 and self.samples > 1:
             raise ValueError("evaluate.samples > 1 needs temperature > 0: greedy samples are identical")
+        if self.max_pixels is not None and self.max_pixels < 28 * 28:
+            raise ValueError("evaluate.max_pixels must be at least 784 (one 28x28 patch group), or null")
         return self
 
 

@@ -55,3 +55,12 @@ def test_malformed_yaml_names_the_file(tmp_path: Path) -> None:
     bad.write_text("data: [unclosed\n")
     with pytest.raises(ConfigError, match=r"params\.yaml"):
         load_params(bad)
+
+
+def test_released_profile_evaluates_the_authors_checkpoint_without_training() -> None:
+    """configs/released.yaml: the released 7B as the base model, the eight test sets, native resolution."""
+    params = load_params(REPO / "params.yaml", [REPO / "configs/released.yaml"])
+    assert params.model.base == "TianheWu/VisualQuality-R1-7B"
+    assert params.data.train_datasets == [] and params.data.datasets == params.data.eval_datasets
+    assert sorted(params.data.eval_datasets) == sorted(load_params(REPO / "params.yaml").data.eval_datasets)
+    assert params.evaluate.max_pixels is None and params.data.labels == "reference"

@@ -95,3 +95,54 @@ def test_report_puts_paper_numbers_beside_ours() -> None:
     assert f"{per_set['bid']['srcc']:.3f}" in page
     assert "- a note" in page
     assert paper.paper_value(paper.SRCC, paper.REFERENCE, "synthetic") is None
+
+
+def test_group_srcc_compares_within_groups() -> None:
+    """Two groups of 4, each perfectly ordered but on its own scale (as SRIQA-Bench's 0-100 per group)."""
+    mos = np.array([0, 30, 60, 100, 0, 30, 60, 100, 50, 50], dtype=float)
+    pred = np.array([1.0, 1.1, 1.2, 1.3, 4.0, 4.1, 4.2, 4.3, np.nan, 2.0])
+    groups = np.array(["a"] * 4 + ["b"] * 4 + ["c"] * 2)
+    out = metrics.group_srcc(pred, mos, groups)
+    assert out == {"srcc_group_mean": pytest.approx(1.0), "n_groups": 2}, (
+        "group c: one scored image, left out"
+    )
+    pooled = metrics.dataset_metrics(pred, mos, 0, 0)["srcc"]
+    assert pooled < 0.6, "pooled, the two scales mix"
+    reversed_b = pred.copy()
+    reversed_b[4:8] = reversed_b[4:8][::-1]
+    assert metrics.group_srcc(reversed_b, mos, groups)["srcc_group_mean"] == pytest.approx(0.0)
+
+
+def test_report_shows_raw_and_4pl_plcc_group_srcc_and_counts_beside_the_paper() -> None:
+    rng = np.random.default_rng(0)
+    mos = rng.uniform(1, 5, 30)
+    sets = {}
+    for name in ("sriqa_bench", "bid"):
+        pred = mos + rng.normal(0, 1, 30)
+        sets[name] = {
+            **metrics.dataset_metrics(pred, mos, 0, 0, 0.1),
+            "n_images": 33,
+            "parse_failures": 3,
+            "visual_tokens_mean": 999.0,
+            "visual_tokens_max": 1036,
+        }
+    sets["sriqa_bench"] |= metrics.group_srcc(
+        mos + rng.normal(0, 1, 30), mos, np.repeat(["g1", "g2", "g3"], 10)
+    )
+    page = report.render_markdown({"datasets": sets, "mean": metrics.mean_over(sets)}, {"seed": 0}, [], [])
+    plcc_table = page[page.index("PLCC, ours raw") :]
+    raw = next(line for line in plcc_table.splitlines() if line.startswith("| ours (raw)"))
+    fitted = next(line for line in plcc_table.splitlines() if line.startswith("| ours (4PL)"))
+    assert f"{sets['bid']['plcc']:.3f}" in raw and f"{sets['bid']['plcc_4pl']:.3f}" in fitted
+    assert f"| paper: {paper.REFERENCE} | {paper.PLCC[paper.REFERENCE]['SR']:.3f}" in plcc_table
+    group_row = next(line for line in page.splitlines() if line.startswith("| ours (per-group mean)"))
+    assert f"{sets['sriqa_bench']['srcc_group_mean']:.3f}" in group_row and group_row.endswith("| — |")
+    assert "(3 groups)" in page
+    assert "| images scored / listed | 30 / 33 | 30 / 33 |" in page
+    assert "| unparsable completions | 3 | 3 |" in page and "999 (max 1036)" in page
+
+
+def test_4pl_needs_four_points() -> None:
+    """Three scored images have an SRCC but no 4PL fit (curve_fit refuses more parameters than points)."""
+    m = metrics.dataset_metrics(np.array([1.0, 2.0, 4.0]), np.array([1.0, 3.0, 2.0]), 0, 0)
+    assert m["srcc"] == pytest.approx(0.5) and m["plcc_4pl"] is None

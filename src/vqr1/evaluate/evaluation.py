@@ -19,10 +19,11 @@ from typing import Any
 import pandas as pd
 
 from vqr1.config import Params
+from vqr1.data import catalogue
 from vqr1.errors import ConfigError, DataError
 from vqr1.evaluate import baselines, report
 from vqr1.evaluate.inference import ImageScore, anchored, build_scorer, resolve_weights
-from vqr1.evaluate.metrics import dataset_metrics, mean_over
+from vqr1.evaluate.metrics import dataset_metrics, group_srcc, mean_over
 from vqr1.fsutil import atomic_dir
 
 OUT = Path("reports/eval")
@@ -64,7 +65,8 @@ def subset(frame: pd.DataFrame, max_images: int, seed: int) -> pd.DataFrame:
 
 
 def predictions_frame(frame: pd.DataFrame, results: list[ImageScore], samples: int) -> pd.DataFrame:
-    """image, mos, score_1..score_K (as written, NaN = unparsable), mean, std, parse_failures, out_of_range, error."""
+    """image, mos, score_1..score_K (as written, NaN = unparsable), mean, std, parse_failures, out_of_range,
+    visual_tokens, error."""
     table: dict[str, Any] = {"image": frame["image"].tolist(), "mos": frame["mos"].astype(float).tolist()}
     for k in range(samples):
         table[f"score_{k + 1}"] = [
@@ -74,6 +76,7 @@ def predictions_frame(frame: pd.DataFrame, results: list[ImageScore], samples: i
     table["std"] = [r.std for r in results]
     table["parse_failures"] = [r.parse_failures for r in results]
     table["out_of_range"] = [r.out_of_range for r in results]
+    table["visual_tokens"] = pd.array([r.visual_tokens for r in results], dtype="Int64")
     table["error"] = [r.error or "" for r in results]
     return pd.DataFrame(table)
 
@@ -98,6 +101,21 @@ def out_of_range_counts(results: list[ImageScore]) -> dict[str, Any]:
     parsed = sum(len(r.parsed) for r in results)
     count = sum(r.out_of_range for r in results)
     return {"out_of_range": count, "out_of_range_rate": count / parsed if parsed else None}
+
+
+def counts(results: list[ImageScore]) -> dict[str, Any]:
+    """What the correlations rest on: images, images left without a score, unparsable completions (counted,
+    never replaced by a number), files that failed, and the visual tokens the model saw per image."""
+    tokens = [r.visual_tokens for r in results if r.visual_tokens is not None]
+    return {
+        "n_images": len(results),
+        "n_unscored": sum(r.error is None and not r.parsed for r in results),
+        "n_errors": sum(r.error is not None for r in results),
+        "parse_failures": sum(r.parse_failures for r in results),
+        **out_of_range_counts(results),
+        "visual_tokens_mean": float(sum(tokens) / len(tokens)) if tokens else None,
+        "visual_tokens_max": max(tokens) if tokens else None,
+    }
 
 
 def _baseline_metrics(
@@ -129,8 +147,14 @@ def _report_settings(params: Params, adapter_dir: Path | None, weights: Path | N
     """What the report states it was made with: the model, the sampling settings and the seed."""
     model_label = str(weights or params.model.base) + (f" + adapter {adapter_dir}" if adapter_dir else "")
     keys = {"backend", "samples", "temperature", "top_p", "top_k", "max_new_tokens", "thinking"}
-    keys |= {"batch_size", "bootstrap", "max_images"}
-    return {"model": model_label, **params.evaluate.model_dump(include=keys), "seed": params.seed}
+    keys |= {"batch_size", "bootstrap", "max_images", "resize_short_edge"}
+    pixels = params.evaluate.max_pixels
+    return {
+        "model": model_label,
+        **params.evaluate.model_dump(include=keys),
+        "max_pixels": pixels if pixels is not None else "the processor's own limit (native resolution)",
+        "seed": params.seed,
+    }
 
 
 def evaluate_workspace(
@@ -165,16 +189,12 @@ def evaluate_workspace(
             (staging / "reasoning" / f"{name}.jsonl").write_text(
                 reasoning_jsonl(frame, results), encoding="utf-8"
             )
-            m = dataset_metrics(
-                predictions[name]["mean"].to_numpy(dtype=float),
-                predictions[name]["mos"].to_numpy(dtype=float),
-                settings.bootstrap,
-                params.seed,
-                parse_failure_rate(results),
-            )
-            m["n_errors"] = sum(r.error is not None for r in results)
-            m.update(out_of_range_counts(results))
-            metrics["datasets"][name] = m
+            pred = predictions[name]["mean"].to_numpy(dtype=float)
+            mos = predictions[name]["mos"].to_numpy(dtype=float)
+            m = dataset_metrics(pred, mos, settings.bootstrap, params.seed, parse_failure_rate(results))
+            if catalogue.get(name).group_relative:
+                m |= group_srcc(pred, mos, frame["ref_id"].to_numpy())
+            metrics["datasets"][name] = m | counts(results)
         metrics["mean"] = mean_over(metrics["datasets"])
         notes: list[str] = []
         if settings.baselines:

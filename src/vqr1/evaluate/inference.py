@@ -37,6 +37,7 @@ class ImageScore:
     scores: list[float | None] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     error: str | None = None
+    visual_tokens: int | None = None  # image tokens the model saw (after the processor's resize)
 
     @property
     def parsed(self) -> list[float]:
@@ -80,6 +81,7 @@ class ImageScore:
             "scores": self.scores,
             "parse_failures": self.parse_failures,
             "out_of_range": self.out_of_range,
+            "visual_tokens": self.visual_tokens,
             "reasoning": self.texts,
             "error": self.error,
         }
@@ -88,7 +90,29 @@ class ImageScore:
 class Backend(Protocol):
     """Turns a batch of images into ``samples`` raw completions per image (contiguous per image)."""
 
+    image_processor: Any  # the processor that sizes the images (its pixel limits decide the visual tokens)
+
     def generate(self, images: list[Image.Image], samples: int) -> list[list[str]]: ...
+
+
+def visual_tokens(image_processor: Any, width: int, height: int) -> int:
+    """Visual tokens Qwen2.5-VL spends on a ``width`` x ``height`` image under the processor's pixel limits.
+
+    The processor's own resize rule (transformers' ``smart_resize``): sides rounded to multiples of
+    patch x merge (28), the area kept inside [shortest_edge, longest_edge]; one token per merged 28x28
+    block. KonIQ's 1024x768 at the native limit becomes 1036x756: 37 x 27 = 999 tokens.
+    """
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
+
+    patch, merge = image_processor.patch_size, image_processor.merge_size
+    h, w = smart_resize(
+        height,
+        width,
+        factor=patch * merge,
+        min_pixels=image_processor.size["shortest_edge"],
+        max_pixels=image_processor.size["longest_edge"],
+    )
+    return (h // (patch * merge)) * (w // (patch * merge))
 
 
 def load_image(path: Path, short_edge: int | None = None) -> Image.Image:
@@ -143,6 +167,7 @@ class HFBackend:
 
     def __init__(self, model: Any, processor: Any, settings: EvaluateParams) -> None:
         self.model, self.processor, self.settings = model, processor, settings
+        self.image_processor = processor.image_processor
         # decoder-only batching: every prompt must end where generation starts
         processor.tokenizer.padding_side = "left"
         self.prompt = processor.apply_chat_template(
@@ -164,7 +189,14 @@ class HFBackend:
 class VLLMBackend:
     """vLLM offline inference (GPU extra): same prompt, sampling settings and output format as :class:`HFBackend`."""
 
-    def __init__(self, model: ModelParams, adapter: Path | None, settings: EvaluateParams, seed: int) -> None:
+    def __init__(
+        self,
+        model: ModelParams,
+        adapter: Path | None,
+        settings: EvaluateParams,
+        seed: int,
+        limits_base: str | None = None,
+    ) -> None:
         try:
             from vllm import LLM, SamplingParams
             from vllm.lora.request import LoRARequest
@@ -172,20 +204,21 @@ class VLLMBackend:
             raise ConfigError(
                 "evaluate.backend=vllm but vllm is not installed (GPU extra: pip install -e '.[gpu]')"
             ) from exc
-        from vqr1.model.loading import load_processor
-
         self.settings = settings
-        processor = load_processor(adapter if adapter and _has_processor(adapter) else model.base, model)
+        source = adapter if adapter and _has_processor(adapter) else model.base
+        processor = scoring_processor(source, limits_base or model.base, model, settings)
+        self.image_processor = processor.image_processor
         self.prompt = processor.apply_chat_template(
             conversation(settings.thinking), add_generation_prompt=True
         )
         lora_rank = _adapter_rank(adapter) if adapter else 0
+        size = self.image_processor.size  # the same limits as the HF path: same resize, same tokens
         self.llm = LLM(
             model=model.base,
             dtype=model.torch_dtype,
             seed=seed,
             limit_mm_per_prompt={"image": 1},
-            mm_processor_kwargs={"min_pixels": model.min_pixels, "max_pixels": model.max_pixels},
+            mm_processor_kwargs={"min_pixels": size["shortest_edge"], "max_pixels": size["longest_edge"]},
             enable_lora=adapter is not None,
             max_lora_rank=max(lora_rank, 8),
         )
@@ -243,9 +276,15 @@ class Scorer:
         loaded: list[tuple[ImageScore, Image.Image]] = []
         for record, path in zip(records, paths, strict=True):
             try:
-                loaded.append((record, load_image(path, short_edge)))
+                image = load_image(path, short_edge)
+                record.visual_tokens = visual_tokens(self.backend.image_processor, *image.size)
             except DataError as exc:
                 record.error = str(exc)
+                continue
+            except ValueError as exc:  # the processor's resize rule refuses it (e.g. aspect ratio over 200)
+                record.error = f"{path}: the processor rejected the image ({exc})"
+                continue
+            loaded.append((record, image))
         self._generate(loaded)
         return records
 
@@ -304,6 +343,30 @@ def resolve_weights(root: Path, params: Params, adapter: str | None) -> tuple[Pa
     return run_dir / "adapter", None
 
 
+def scoring_processor(
+    source: str | Path, base: str | Path, model: ModelParams, settings: EvaluateParams
+) -> Any:
+    """The scorer's processor: tokenizer and chat template from ``source`` (an adapter folder or the base).
+
+    Pixel limits: ``evaluate.max_pixels`` (with the model's minimum), else the ``base`` checkpoint's own
+    limits, i.e. native resolution as the reference infers. An adapter's saved processor carries the
+    training cap (model.max_pixels), which must not bound evaluation, hence the base's limits.
+    """
+    from transformers import AutoImageProcessor
+
+    from vqr1.model.loading import load_processor
+
+    if settings.max_pixels is not None:
+        return load_processor(source, model.model_copy(update={"max_pixels": settings.max_pixels}))
+    processor = load_processor(source, None)
+    own = AutoImageProcessor.from_pretrained(str(base)).size
+    processor.image_processor.size = {
+        "shortest_edge": own["shortest_edge"],
+        "longest_edge": own["longest_edge"],
+    }
+    return processor
+
+
 def build_scorer(
     params: Params,
     adapter: Path | None = None,
@@ -314,13 +377,13 @@ def build_scorer(
     settings = settings or params.evaluate
     model_params = params.model if weights is None else params.model.model_copy(update={"base": str(weights)})
     if settings.backend == "vllm":
-        return Scorer(VLLMBackend(model_params, adapter, settings, params.seed), settings)
+        return Scorer(VLLMBackend(model_params, adapter, settings, params.seed, params.model.base), settings)
     from transformers import set_seed
 
-    from vqr1.model.loading import load_model, load_processor
+    from vqr1.model.loading import load_model
 
     set_seed(params.seed)
     source = adapter if adapter is not None and _has_processor(adapter) else model_params.base
-    processor = load_processor(source, model_params)
+    processor = scoring_processor(source, params.model.base, model_params, settings)
     model = load_model(model_params, adapter=adapter)
     return Scorer(HFBackend(model, processor, settings), settings)

@@ -54,7 +54,7 @@ def fit_logistic4(pred: np.ndarray, mos: np.ndarray) -> tuple[float, float, floa
     sign from the raw correlation), the usual VQEG initialisation.
     """
     pred, mos = np.asarray(pred, dtype=float), np.asarray(mos, dtype=float)
-    if not _defined(pred, mos):
+    if not _defined(pred, mos) or len(pred) < 4:  # four parameters need at least four points
         return None
     sign = 1.0 if plcc(pred, mos) >= 0 else -1.0
     p0 = [float(mos.max()), float(mos.min()), float(pred.mean()), sign * float(pred.std())]
@@ -130,6 +130,25 @@ def dataset_metrics(
     if parse_failure_rate is not None:
         out["parse_failure_rate"] = parse_failure_rate
     return out
+
+
+def group_srcc(pred: np.ndarray, mos: np.ndarray, groups: np.ndarray) -> dict[str, Any]:
+    """SRCC within each group, averaged over groups (``srcc_group_mean``), and how many groups count.
+
+    For sets whose scores are scaled within groups (SRIQA-Bench: min-max to 0-100 within each group of
+    11), a pooled SRCC mixes group-relative scales; the per-group mean compares like with like. Images
+    without a prediction are dropped first; a group whose SRCC is undefined (fewer than 3 images, a
+    constant input) is left out and not counted.
+    """
+    pred, mos, groups = np.asarray(pred, dtype=float), np.asarray(mos, dtype=float), np.asarray(groups)
+    keep = np.isfinite(pred) & np.isfinite(mos)
+    values = []
+    for group in np.unique(groups[keep].astype(str)):
+        inside = keep & (groups.astype(str) == group)
+        if _defined(pred[inside], mos[inside]):
+            values.append(srcc(pred[inside], mos[inside]))
+    finite = [v for v in values if math.isfinite(v)]
+    return {"srcc_group_mean": float(np.mean(finite)) if finite else None, "n_groups": len(finite)}
 
 
 MEAN_KEYS = ("srcc", "krcc", "plcc", "plcc_4pl")

@@ -58,11 +58,23 @@ def scatter_plot(name: str, pred: np.ndarray, mos: np.ndarray, stats: Mapping[st
     return out
 
 
+# Our rows in the comparison: label -> metric key. PLCC both raw and after the 4PL fit (the paper's
+# PLCC follows the IQA convention of a fitted mapping); SRCC also per group where scores are group-relative.
+OUR_ROWS = {
+    "srcc": {"ours": "srcc", "ours (per-group mean)": "srcc_group_mean"},
+    "plcc": {"ours (raw)": "plcc", "ours (4PL)": "plcc_4pl"},
+}
+
+
 def _comparison_rows(metrics: Mapping[str, Any], key: str) -> dict[str, list[float | None]]:
     """Method label -> one value per dataset (ours, the paper's rows, the measured baselines)."""
     names = list(metrics["datasets"])
     table = paper.SRCC if key == "srcc" else paper.PLCC
-    rows: dict[str, list[float | None]] = {"ours": [metrics["datasets"][d].get(key) for d in names]}
+    rows: dict[str, list[float | None]] = {}
+    for label, metric in OUR_ROWS[key].items():
+        values = [metrics["datasets"][d].get(metric) for d in names]
+        if metric == key or any(v is not None for v in values):
+            rows[label] = values
     for method in table:
         values = [paper.paper_value(table, method, d) for d in names]
         if any(v is not None for v in values):
@@ -121,13 +133,38 @@ def write_plots(
     return paths
 
 
+def _header(names: list[str], first: str) -> list[str]:
+    header = [first, *(f"{d} ({paper.COLUMNS[d]})" if d in paper.COLUMNS else d for d in names)]
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+
+
 def _comparison_table(metrics: Mapping[str, Any], key: str) -> list[str]:
     names = list(metrics["datasets"])
+    lines = _header(names, "method")
     rows = _comparison_rows(metrics, key)
-    header = ["method", *(f"{d} ({paper.COLUMNS[d]})" if d in paper.COLUMNS else d for d in names)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += [f"| {label} | " + " | ".join(_fmt(v) for v in values) + " |" for label, values in rows.items()]
     return lines
+
+
+def _counts_table(metrics: Mapping[str, Any]) -> list[str]:
+    """What each correlation rests on: images scored of all, parse failures, visual tokens per image."""
+    sets = metrics["datasets"]
+    names = list(sets)
+
+    def row(label: str, cell: Any) -> str:
+        return f"| {label} | " + " | ".join(cell(sets[d]) for d in names) + " |"
+
+    def tokens(m: Mapping[str, Any]) -> str:
+        if m.get("visual_tokens_mean") is None:
+            return "—"
+        return f"{m['visual_tokens_mean']:.0f} (max {m['visual_tokens_max']})"
+
+    return [
+        *_header(names, ""),
+        row("images scored / listed", lambda m: f"{m['n']} / {m.get('n_images', m['n'])}"),
+        row("unparsable completions", lambda m: str(m.get("parse_failures", "—"))),
+        row("visual tokens per image", tokens),
+    ]
 
 
 def render_markdown(
@@ -144,29 +181,40 @@ def render_markdown(
         "(reported, never replaced). Out of range: parsed answers outside the 1-5 scale, counted and taken "
         "at the nearest end of the scale.",
         "",
-        "| dataset | n | SRCC | KRCC | PLCC | PLCC (4PL) | parse failures | out of range |",
-        "|---|---|---|---|---|---|---|---|",
+        "| dataset | n | SRCC | SRCC (per-group mean) | KRCC | PLCC | PLCC (4PL) | parse failures | out of range |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, m in metrics["datasets"].items():
+        groups = f"{_fmt(m['srcc_group_mean'])} ({m['n_groups']} groups)" if "n_groups" in m else "—"
         lines.append(
-            f"| {name} | {m['n']} | {_fmt(m['srcc'])}{_fmt_ci(m['srcc_ci'])} | {_fmt(m['krcc'])} | "
+            f"| {name} | {m['n']} | {_fmt(m['srcc'])}{_fmt_ci(m['srcc_ci'])} | {groups} | {_fmt(m['krcc'])} | "
             f"{_fmt(m['plcc'])}{_fmt_ci(m['plcc_ci'])} | {_fmt(m['plcc_4pl'])} | "
             f"{_pct(m.get('parse_failure_rate'))} | {_out_of_range(m)} |"
         )
     mean = metrics["mean"]
     lines.append(
-        f"| **mean** | | {_fmt(mean['srcc'])} | {_fmt(mean['krcc'])} | {_fmt(mean['plcc'])} | "
+        f"| **mean** | | {_fmt(mean['srcc'])} | | {_fmt(mean['krcc'])} | {_fmt(mean['plcc'])} | "
         f"{_fmt(mean['plcc_4pl'])} | | |"
     )
+    lines += [
+        "",
+        "SRCC (per-group mean): for sets scored within groups (SRIQA-Bench: 0-100 within each group of 11), "
+        "the SRCC inside each group averaged over groups, beside the pooled SRCC.",
+    ]
     lines += ["", "## Beside the paper (Table 2, trained on KADID-10K) and classical baselines", ""]
     lines += [
         "SRCC:",
         "",
         *_comparison_table(metrics, "srcc"),
         "",
-        "PLCC:",
+        "PLCC, ours raw and after the 4-parameter logistic fit:",
         "",
         *_comparison_table(metrics, "plcc"),
+        "",
+        "Counted, never filled: an image whose completions hold no number has no score and is left out of "
+        "its set's correlations (no random stand-in).",
+        "",
+        *_counts_table(metrics),
     ]
     lines += ["", *(f"- {note}" for note in notes)] if notes else []
     lines += [

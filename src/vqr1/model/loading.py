@@ -25,15 +25,20 @@ def resolve_dtype(name: str) -> torch.dtype | str:
     return dtype
 
 
-def load_processor(source: str | Path, model: ModelParams, padding_side: str = "left") -> Any:
-    """AutoProcessor with min/max pixels from params (TRL 1.x has no max_prompt_length: pixels bound prompts)."""
+def load_processor(source: str | Path, model: ModelParams | None, padding_side: str = "left") -> Any:
+    """AutoProcessor with min/max pixels from ``model`` params, or its own saved limits when ``model`` is None.
+
+    Training bounds prompts by pixels (TRL 1.x has no max_prompt_length); evaluation keeps the
+    processor's own limits unless evaluate.max_pixels is set, so images are scored at native resolution.
+    """
     from transformers import AutoProcessor
 
     processor = AutoProcessor.from_pretrained(str(source))
     ip = processor.image_processor
+    if model is not None:
+        ip.size = {"shortest_edge": model.min_pixels, "longest_edge": model.max_pixels}
     # transformers 5 reads the pixel bounds from `size`; min_pixels/max_pixels attributes would be passed
     # on every call as deprecated kwargs, so they are cleared.
-    ip.size = {"shortest_edge": model.min_pixels, "longest_edge": model.max_pixels}
     for attr in ("min_pixels", "max_pixels"):
         if getattr(ip, attr, None) is not None:
             setattr(ip, attr, None)
