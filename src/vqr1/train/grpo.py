@@ -129,17 +129,13 @@ def _grpo_trainer_class() -> type:
 
         def _get_train_sampler(self, dataset: Any = None) -> DatasetGroupedRepeatSampler:
             dataset = self.train_dataset if dataset is None else dataset
-            args, processes = self.args, self.accelerator.num_processes
-            return DatasetGroupedRepeatSampler(
-                labels=dataset["dataset"],
-                images_per_group=args.per_device_train_batch_size // self.num_generations,
+            return DatasetGroupedRepeatSampler.for_trainer(
+                dataset["dataset"],
+                self.args,
                 num_generations=self.num_generations,
-                groups_per_call=args.steps_per_generation,
-                repeat_count=self.num_iterations * args.steps_per_generation,
-                num_processes=processes,
-                groups_per_update=processes * args.gradient_accumulation_steps,
+                num_iterations=self.num_iterations,
+                num_processes=self.accelerator.num_processes,
                 shuffle=self.shuffle_dataset,
-                seed=args.seed,
             )
 
         def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -320,7 +316,8 @@ def run(root: Path, params: Params) -> Path:
     checkpoints = out / "checkpoints"
     dataset = training_dataset(root, params.data.train_datasets, thinking=params.train.thinking)
     versions = modelcard.data_versions(root, params.data.train_datasets)
-    state = PartialState()
+    # the Trainer's own state on a CPU-only machine: launched processes join by gloo (else each trains alone)
+    state = PartialState(cpu=not torch.cuda.is_available())
     main = state.is_main_process
     with state.main_process_first():  # the main process drops stale checkpoints before the others look
         resume = (

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from torch.utils.data import Sampler
@@ -68,6 +69,31 @@ class DatasetGroupedRepeatSampler(Sampler[int]):
                 f"training data too small: one update needs {self.groups_per_block} groups of "
                 f"{images_per_group} images of one dataset each; have {sizes or 'no images'}"
             )
+
+    @classmethod
+    def for_trainer(
+        cls,
+        labels: Sequence[str],
+        args: Any,
+        num_generations: int,
+        num_iterations: int,
+        num_processes: int,
+        shuffle: bool = True,
+    ) -> DatasetGroupedRepeatSampler:
+        """The sampler of a GRPO run with TRL ``args`` on ``num_processes`` processes: one ranking group per
+        device micro-batch (``per_device_train_batch_size / K`` images), ``steps_per_generation`` groups per
+        reward call, ``num_processes x gradient_accumulation_steps`` groups per optimizer update."""
+        return cls(
+            labels=labels,
+            images_per_group=args.per_device_train_batch_size // num_generations,
+            num_generations=num_generations,
+            groups_per_call=args.steps_per_generation,
+            repeat_count=num_iterations * args.steps_per_generation,
+            num_processes=num_processes,
+            groups_per_update=num_processes * args.gradient_accumulation_steps,
+            shuffle=shuffle,
+            seed=args.seed,
+        )
 
     def set_epoch(self, epoch: int) -> None:
         """Called by the Trainer (through accelerate) at each epoch: a new, reproducible order."""
