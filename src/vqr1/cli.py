@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from vqr1.data.commands import app as data_app
 from vqr1.errors import Vqr1Error
@@ -45,5 +46,6 @@ def main() -> None:
     try:
         app()
     except Vqr1Error as exc:
-        console.print(f"[red]error:[/] {exc}")
+        # the message quotes user input: no markup in it, no re-wrapping (vqr1.errors caps its length)
+        console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(1)

@@ -7,6 +7,7 @@ after it.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -102,8 +103,8 @@ def test_download_cut_half_way_keeps_the_previous_copy(scorecard, big_run: BigRu
     storage, writer, ws, params, run_id = big_run
     artifacts.upload_run(s3.client(writer), writer, ws, params, run_id)
     dest = tmp_path / "champion"
-    dest.mkdir()
-    (dest / "previous.txt").write_text("the copy fetched last time")
+    artifacts.download_run(s3.client(writer), writer, run_id, dest)  # the copy fetched last time
+    previous = {p.relative_to(dest): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
 
     client = s3.client(writer)
     gets = kill_on_second(client, "GetObject", storage)
@@ -111,14 +112,15 @@ def test_download_cut_half_way_keeps_the_previous_copy(scorecard, big_run: BigRu
         artifacts.download_run(client, writer, run_id, dest)
     assert len(gets) >= 2
     assert writer.endpoint_url in str(cut.value)
-    assert sorted(p.name for p in dest.iterdir()) == ["previous.txt"], "a half download replaced the copy"
-    assert (dest / "previous.txt").read_text() == "the copy fetched last time"
+    now = {p.relative_to(dest): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
+    assert now == previous, "a half download changed the previous copy"
     leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(f".{dest.name}")]
     assert leftovers == [], f"temporary download folders left behind: {leftovers}"
 
     seaweed.up(storage, [BUCKET])
     artifacts.download_run(s3.client(writer), writer, run_id, dest)
-    assert not (dest / "previous.txt").exists() and (dest / "reports" / "eval" / "metrics.json").is_file()
+    assert (dest / "reports" / "eval" / "metrics.json").is_file()
+    assert json.loads((dest / artifacts.DOWNLOAD_MARKER).read_text())["run_id"] == run_id
     scorecard.happened = (
         f"killed as ranged GET 2 went out ({len(gets)} GETs with retries): StorageError naming the "
         "endpoint; the previous copy untouched, no temp folder left; after restart the download replaced "

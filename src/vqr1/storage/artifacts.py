@@ -5,6 +5,10 @@ Files keep their workspace-relative paths (``runs/<id>/models/<run>/adapter/...`
 sha256 and size of every file plus the git commit, a hash of the params and the DVC data versions,
 so a run without a manifest is an incomplete upload and is never promoted. A download checks every
 file against the manifest and refuses the run if one differs (a tampered or truncated object).
+
+A download never deletes what it did not write: it fills a new folder, or replaces one holding only a
+previous download (the ``.vqr1-download.json`` marker lists the files it wrote); anything else needs
+``force``. Manifest paths are checked before anything is fetched (no ``..``, no file that is also a folder).
 """
 
 from __future__ import annotations
@@ -13,22 +17,24 @@ import hashlib
 import json
 import secrets
 import subprocess
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
 from botocore.client import BaseClient
 
 from vqr1.config import Params, read_yaml
-from vqr1.errors import DataError, StorageError
+from vqr1.errors import DataError, StorageError, shorten
 from vqr1.fsutil import atomic_dir
 from vqr1.naming import check_name
 from vqr1.storage import s3
 
 RUNS_PREFIX = "runs"
 MANIFEST = "manifest.json"
+DOWNLOAD_MARKER = ".vqr1-download.json"  # in every downloaded folder: the run and the files written
 CHUNK = 1 << 20
 # What every run uploads besides its weights; missing optional files are skipped.
 REQUIRED_FILES = ("reports/eval/metrics.json",)
@@ -189,15 +195,77 @@ def read_manifest(client: BaseClient, settings: s3.S3Settings, run_id: str) -> M
         raise StorageError(f"{settings.uri(key)}: unreadable manifest ({exc})") from exc
 
 
-def download_run(client: BaseClient, settings: s3.S3Settings, run_id: str, dest: Path) -> Manifest:
-    """Fetch run ``run_id`` into ``dest`` (swapped in only when every file matches its checksum)."""
+def check_manifest_paths(files: Iterable[str], where: str) -> None:
+    """Refuse manifest paths that could escape the folder or collide: ``..``, absolute, empty or ``.``
+    components, control characters, the marker's name, and a file that another path needs as a folder."""
+    listed = set(files)
+    for rel in sorted(listed):
+        parts = rel.split("/")
+        if (
+            rel.startswith("/")
+            or "\\" in rel
+            or any(part in ("", ".", "..") for part in parts)
+            or any(ord(c) < 32 for c in rel)
+            or rel == DOWNLOAD_MARKER
+        ):
+            raise StorageError(f"{where}: unsafe path {shorten(rel)} in the manifest; run refused")
+        for parent in PurePosixPath(rel).parents:
+            if parent.as_posix() in listed:
+                raise StorageError(
+                    f"{where}: the manifest lists both {shorten(parent.as_posix())} (a file) and "
+                    f"{shorten(rel)} (inside it as a folder); run refused"
+                )
+
+
+def _written_before(dest: Path) -> set[str] | None:
+    """The files a previous download wrote into ``dest`` (from its marker), or None when there was none."""
+    try:
+        marker = json.loads((dest / DOWNLOAD_MARKER).read_text(encoding="utf-8"))
+        return {str(f) for f in marker["files"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def check_destination(dest: Path, force: bool = False) -> None:
+    """StorageError unless ``dest`` may be (re)placed: new, empty, or only a previous download's files."""
+    where = Path(dest).resolve()
+    if where == Path.cwd().resolve() or Path.cwd().resolve().is_relative_to(where):
+        raise StorageError(f"{dest}: is the current folder or holds it; give a new folder to download into")
+    if where.exists() and not where.is_dir():
+        raise StorageError(f"{dest}: exists and is not a folder")
+    if force or not where.is_dir() or not any(where.iterdir()):
+        return
+    ours = _written_before(where)
+    present = sorted(p.relative_to(where).as_posix() for p in where.rglob("*") if not p.is_dir())
+    if ours is None:
+        raise StorageError(
+            f"{dest}: not empty ({len(present)} files, e.g. {shorten(present[:3], 200)}) and not a previous "
+            f"download (no {DOWNLOAD_MARKER}); vqr1 never deletes what it did not write: choose a new folder, "
+            "or pass --force to replace it"
+        )
+    foreign = [p for p in present if p not in ours and p != DOWNLOAD_MARKER]
+    if foreign:
+        raise StorageError(
+            f"{dest}: holds {len(foreign)} files the previous download did not write (e.g. "
+            f"{shorten(foreign[:3], 200)}); move them away, or pass --force to replace the folder"
+        )
+
+
+def download_run(
+    client: BaseClient, settings: s3.S3Settings, run_id: str, dest: Path, force: bool = False
+) -> Manifest:
+    """Fetch run ``run_id`` into ``dest`` (swapped in only when every file matches its checksum).
+
+    ``dest`` must be new, empty or a previous download (see :func:`check_destination`) unless ``force``.
+    """
+    dest = Path(dest)
+    check_destination(dest, force)
     manifest = read_manifest(client, settings, run_id)
     prefix = run_prefix(run_id)
-    with atomic_dir(Path(dest)) as tmp:
+    check_manifest_paths(manifest.files, settings.uri(prefix + MANIFEST))
+    with atomic_dir(dest) as tmp:
         for rel, meta in manifest.files.items():
-            target = (tmp / rel).resolve()
-            if not target.is_relative_to(tmp.resolve()):
-                raise StorageError(f"{settings.uri(prefix + MANIFEST)}: unsafe path {rel!r} in manifest")
+            target = tmp / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 client.download_file(settings.bucket, prefix + rel, str(target))
@@ -209,6 +277,12 @@ def download_run(client: BaseClient, settings: s3.S3Settings, run_id: str, dest:
                     f"{settings.uri(prefix + rel)}: sha256 {actual[:12]}... does not match the manifest's "
                     f"{meta['sha256'][:12]}...: the object was altered or truncated; run {run_id} refused"
                 )
+        marker = {
+            "run_id": run_id,
+            "downloaded_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+            "files": sorted(manifest.files),
+        }
+        (tmp / DOWNLOAD_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
     return manifest
 
 

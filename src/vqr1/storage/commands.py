@@ -82,11 +82,17 @@ def runs(storage_dir: Path | None = DirOption, params_path: Path = ParamsOption)
 @app.command("download")
 def download(
     run_id: str = typer.Argument(..., help="run id, or 'champion'"),
-    dest: Path = typer.Argument(..., help="folder to create (replaced only when every checksum matches)"),
+    dest: Path = typer.Argument(
+        ..., help="new folder, or a previous download to replace once every checksum matches"
+    ),
     storage_dir: Path | None = DirOption,
     params_path: Path = ParamsOption,
+    force: bool = typer.Option(False, "--force", help="replace DEST even if it holds other files"),
 ) -> None:
-    """Download a run (or the champion) and verify every file's sha256 against its manifest."""
+    """Download a run (or the champion) and verify every file's sha256 against its manifest.
+
+    DEST must be new, empty or a previous download of vqr1 (it never deletes what it did not write).
+    """
     settings = _settings(params_path, storage_dir, readonly=True)
     client = s3.client(settings)
     if run_id == "champion":
@@ -94,5 +100,5 @@ def download(
         if champion is None:
             raise typer.BadParameter("no champion has been promoted yet")
         run_id = champion["run_id"]
-    manifest = artifacts.download_run(client, settings, run_id, dest)
+    manifest = artifacts.download_run(client, settings, run_id, dest, force=force)
     console.print(f"run {run_id}: {len(manifest.files)} files verified into {dest}")
