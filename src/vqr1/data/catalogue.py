@@ -3,7 +3,7 @@
 Every other data module (download, labels, reference, normalize, gate) reads its facts from here, so
 adding a dataset is one entry. Layouts and label formats were checked against public sources (the
 reference repository's label files, the datasets' releases as read by IQA-PyTorch, hyperIQA, UNIQUE and
-AFINE); docs/data.md cites the source of each and marks the rest (unverified).
+AFINE); docs/data.md cites the source of each.
 
 A set may come in several pieces (``parts``: KonIQ's images and scores zips, AGIQA-3K's images zip and
 its data.csv). Sources, in order of precedence: env ``VQR1_<NAME>_URL`` / ``VQR1_<NAME>_ARCHIVE`` /
