@@ -196,6 +196,11 @@ class TrainParams(_Strict):
         return self
 
 
+# Images larger than this are refused before decoding (an 8192 x 8192 square; SPAQ's phone photos are
+# about 12-16 Mpx): a 100-Mpx file would otherwise be decoded whole, 300 MB and more per image.
+MAX_DECODE_PIXELS = 8192 * 8192
+
+
 class EvaluateParams(_Strict):
     datasets_from: str = "data.eval_datasets"
     backend: Literal["hf", "vllm"] = "hf"
@@ -212,6 +217,9 @@ class EvaluateParams(_Strict):
     # pixel cap of the scorer's image processor; None = the processor's own limit, i.e. native resolution
     # as the reference infers (Qwen2.5-VL: 12,845,056 pixels; KonIQ 1024x768 -> 999 visual tokens)
     max_pixels: int | None = None
+    # decoding bound of the scorer: larger images get a per-file error, unread (max_pixels above resizes
+    # what was decoded)
+    max_decode_pixels: int = MAX_DECODE_PIXELS
     # dataset -> short edge in pixels before scoring (downscale only), for sets that do not fit at native
     # resolution (SPAQ's full-size phone photos: 768, the SPAQ authors' advice)
     resize_short_edge: dict[str, int] = Field(default_factory=dict)

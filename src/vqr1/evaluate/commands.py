@@ -59,7 +59,7 @@ def score(
 ) -> None:
     """Score images with the base model + LoRA adapter (or merged weights): reasoning and score per image."""
     from vqr1.config import load_params
-    from vqr1.evaluate.inference import anchored, build_scorer, expand_paths, resolve_weights
+    from vqr1.evaluate.inference import ImageScore, anchored, build_scorer, expand_paths, resolve_weights
 
     cfg = anchored(load_params(params), params.resolve().parent)
     overrides = {
@@ -81,8 +81,11 @@ def score(
     if model is not None and adapter is None:
         adapter = "none"  # merged weights already hold the adapter
     adapter_dir, weights = resolve_weights(params.resolve().parent, cfg, adapter)
-    scorer = build_scorer(cfg, adapter=adapter_dir, weights=model or weights, settings=settings)
-    results = scorer.score(files, short_edge, progress=len(files) > settings.batch_size)
+    if any(f.is_file() for f in files):
+        scorer = build_scorer(cfg, adapter=adapter_dir, weights=model or weights, settings=settings)
+        results = scorer.score(files, short_edge, progress=len(files) > settings.batch_size)
+    else:  # nothing exists: report each path without loading the model first
+        results = [ImageScore(str(f), error=f"{f}: no such file") for f in files]
     records = [r.as_dict() for r in results]
     if as_json:
         print(json.dumps(records, indent=2))

@@ -6,13 +6,16 @@ a small backend interface (Hugging Face ``generate`` by default, vLLM on a GPU) 
 completions; parsing happens once, here, via :func:`vqr1.parsing.parse_score`. An unparsable answer
 stays ``None`` (NaN in tables) and is counted, never replaced. An answer outside the prompt's 1-5 scale
 is kept as written, counted, and enters the image's mean at the nearest end of the scale: "100" reads as
-"the best", so one absurd number cannot outweigh every other image in PLCC. A file that cannot be read, or that
-the processor rejects, gets a per-file error and the other images still score.
+"the best", so one absurd number cannot outweigh every other image in PLCC. A file that is missing, cannot
+be read, is larger than ``evaluate.max_decode_pixels`` (checked on the header, before decoding) or that the
+processor rejects gets a per-file error, and the other images still score. Every image mode becomes 8-bit
+RGB with its own scaling (:func:`to_rgb`).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from vqr1.config import EvaluateParams, ModelParams, Params
+from vqr1.config import MAX_DECODE_PIXELS, EvaluateParams, ModelParams, Params
 from vqr1.errors import ConfigError, DataError
 from vqr1.parsing import parse_score
 from vqr1.prompts import SCORE_SCALE, conversation
@@ -115,16 +118,51 @@ def visual_tokens(image_processor: Any, width: int, height: int) -> int:
     return (h // (patch * merge)) * (w // (patch * merge))
 
 
-def load_image(path: Path, short_edge: int | None = None) -> Image.Image:
-    """An RGB image, fully decoded now (so a truncated file fails here, with its name), optionally downscaled.
+# Modes whose values PIL's convert("RGB") would clip at 255 instead of scaling: 16-bit grey (Pillow opens
+# 16-bit PNG/TIFF as I;16*, and its 32-bit "I" holds such data too) and float grey, taken as [0, 1].
+_WIDE_MODES = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I;16N": 65535, "I": 65535, "F": 1}
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """8-bit RGB from any PIL mode, each scaled by its own range.
+
+    16-bit grey maps 0-65535 onto 0-255 (``convert`` clipped it: a 16-bit PNG came out 99.5% white) and
+    float grey maps 0-1 onto 0-255; alpha is dropped, as the reference's loaders do (``convert("RGB")``);
+    palette, CMYK, YCbCr, LAB and 1-bit images go through PIL's own converters.
+    """
+    top = _WIDE_MODES.get(img.mode)
+    if top is not None:
+        values = np.clip(np.asarray(img, dtype=np.float32) * (255.0 / top), 0, 255)
+        return Image.fromarray(np.rint(values).astype(np.uint8), "L").convert("RGB")
+    if img.mode in ("La", "RGBa"):  # premultiplied alpha: PIL converts these only via their plain form
+        img = img.convert("LA" if img.mode == "La" else "RGBA")
+    return img.convert("RGB")
+
+
+def load_image(
+    path: Path, short_edge: int | None = None, max_decode_pixels: int = MAX_DECODE_PIXELS
+) -> Image.Image:
+    """An 8-bit RGB image, fully decoded now (so a truncated file fails here, with its name), optionally
+    downscaled; a missing file, or one over ``max_decode_pixels`` (read from its header), is a DataError.
 
     ``short_edge`` downscales so the shorter side is that many pixels (SPAQ: 768); smaller images are
     left as they are, since upscaling adds no information.
     """
+    if not Path(path).is_file():
+        raise DataError(f"{path}: no such file")
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():  # PIL warns on opening a large file; the bound below decides
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
+            width, height = img.size
+            if width * height > max_decode_pixels:
+                raise DataError(
+                    f"{path}: {width}x{height} = {width * height:,} pixels, more than "
+                    f"evaluate.max_decode_pixels ({max_decode_pixels:,}); refused before decoding"
+                )
             img.load()
-            rgb = img.convert("RGB")
+            rgb = to_rgb(img)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DataError(f"{path}: not a readable image ({exc})") from exc
     if short_edge and min(rgb.size) > short_edge:
@@ -135,17 +173,16 @@ def load_image(path: Path, short_edge: int | None = None) -> Image.Image:
 
 
 def expand_paths(paths: Sequence[Path]) -> list[Path]:
-    """Files as given, folders as their image files (recursive, sorted); a missing path is a DataError."""
+    """Files as given, folders as their image files (recursive, sorted). A path that does not exist stays
+    in the list: the scorer reports it as that file's error, like any other bad file."""
     out: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
             out.extend(
                 sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
             )
-        elif path.exists():
-            out.append(path)
         else:
-            raise DataError(f"{path}: no such file or folder")
+            out.append(path)
     return out
 
 
@@ -276,7 +313,7 @@ class Scorer:
         loaded: list[tuple[ImageScore, Image.Image]] = []
         for record, path in zip(records, paths, strict=True):
             try:
-                image = load_image(path, short_edge)
+                image = load_image(path, short_edge, self.settings.max_decode_pixels)
                 record.visual_tokens = visual_tokens(self.backend.image_processor, *image.size)
             except DataError as exc:
                 record.error = str(exc)
