@@ -8,7 +8,9 @@ The pointer is one S3 object written with one conditional PUT (If-Match the ETag
 comparison, If-None-Match for the first champion): readers see the old pointer or the new one, a
 concurrent promotion makes the slower one fail instead of silently overwriting, and a crash before
 the PUT leaves the old champion. Every decision, promote or keep, is recorded under
-``registry/decisions/<run-id>.json``.
+``registry/decisions/<run-id>.json`` BEFORE the pointer moves, so the step is idempotent: a retry (the
+retrain flow retries it) finds the recorded decision and returns it, finishing an interrupted promotion
+first, instead of comparing the run with itself once the pointer already names it.
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ class Decision:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Decision:
+        data = json.loads(raw)
+        return cls(**{**data, "rows": [Row(**row) for row in data.get("rows", [])]})
 
     def markdown(self) -> str:
         """The decision and its comparison table, for the Prefect artifact and the logs."""
@@ -204,10 +211,27 @@ def promote(
     return record
 
 
+def decision_key(run_id: str) -> str:
+    artifacts.run_prefix(run_id)  # the same name check as the run's own keys
+    return f"{DECISIONS_PREFIX}/{run_id}.json"
+
+
 def record_decision(client: BaseClient, settings: s3.S3Settings, decision: Decision) -> str:
-    key = f"{DECISIONS_PREFIX}/{decision.challenger_run}.json"
+    key = decision_key(decision.challenger_run)
     s3.put_bytes(client, settings, key, decision.to_json().encode(), "application/json")
     return key
+
+
+def read_decision(client: BaseClient, settings: s3.S3Settings, run_id: str) -> Decision | None:
+    """The decision recorded for ``run_id``, or None when it was never decided."""
+    key = decision_key(run_id)
+    raw = s3.get_bytes(client, settings, key)
+    if raw is None:
+        return None
+    try:
+        return Decision.from_json(raw)
+    except (ValueError, TypeError) as exc:
+        raise StorageError(f"{settings.uri(key)}: unreadable decision ({exc})") from exc
 
 
 def evaluate_challenger(
@@ -217,16 +241,23 @@ def evaluate_challenger(
     metrics: dict[str, Any],
     rules: PromotionParams,
 ) -> Decision:
-    """Compare the uploaded run with the champion, promote it if it passes, record the decision."""
+    """Compare the uploaded run with the champion, record the decision, then promote if it passes.
+
+    Idempotent: with a decision already recorded for ``run_id`` (a retry after a failure anywhere in
+    here), that decision is returned; a recorded promotion whose pointer write did not happen is
+    completed first, provided the pointer still names the champion it was compared against (else the
+    run is compared anew with the champion that replaced it).
+    """
     champion, etag = read_champion(client, settings)
-    decision = decide(
-        metrics,
-        champion["metrics"] if champion else None,
-        rules,
-        run_id,
-        champion["run_id"] if champion else None,
-    )
+    current = champion["run_id"] if champion else None
+    recorded = read_decision(client, settings, run_id)
+    if recorded is not None and (not recorded.promote or current == run_id):
+        return recorded  # decided, and whatever it decided has happened
+    if recorded is not None and current == recorded.champion_run:
+        promote(client, settings, run_id, metrics, etag)  # the interrupted pointer move
+        return recorded
+    decision = decide(metrics, champion["metrics"] if champion else None, rules, run_id, current)
+    record_decision(client, settings, decision)
     if decision.promote:
         promote(client, settings, run_id, metrics, etag)
-    record_decision(client, settings, decision)
     return decision
