@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from flows import tasks
+from vqr1 import layout
 from vqr1.storage import artifacts, s3
 
 PREFECT_UI_HINT = (
@@ -60,13 +61,13 @@ def summary(ws: Path, run_id: str, metrics: dict[str, Any], stored: dict[str, An
 
     params = load_params(ws / "params.yaml")
     local = {
-        "metrics": ws / tasks.METRICS,
-        "report": ws / "reports/eval/report.md",
-        "plots": ws / "reports/eval/plots",
-        "predictions": ws / "reports/eval/predictions",
-        "gate_report": ws / "reports/gate/index.html",
-        "weights": ws / artifacts.weights_dir(params),
-        "training_metrics": ws / "dvclive/metrics.json",
+        "metrics": ws / layout.EVAL_DIR / "metrics.json",
+        "report": ws / layout.EVAL_DIR / "report.md",
+        "plots": ws / layout.EVAL_DIR / "plots",
+        "predictions": ws / layout.EVAL_DIR / "predictions",
+        "gate_report": ws / layout.GATE_REPORT_DIR / "index.html",
+        "weights": layout.weights_dir(ws, params.train),
+        "training_metrics": ws / layout.DVCLIVE_DIR / "metrics.json",
     }
     s3_keys = {}
     if stored:

@@ -28,14 +28,15 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.logging import get_run_logger
 
+from vqr1 import layout
 from vqr1.config import Params, load_params
 from vqr1.errors import GateFailed, Vqr1Error
 from vqr1.storage import artifacts, dvc_remote, s3, seaweed
 from vqr1.workspace import dvc_bin
 
 STAGES = ("download", "normalize", "validate", "train", "evaluate")
-GATE_SUMMARY = Path("reports/gate/summary.json")
-METRICS = Path("reports/eval/metrics.json")
+GATE_SUMMARY = layout.GATE_REPORT_DIR / "summary.json"
+METRICS = layout.EVAL_DIR / "metrics.json"
 LOCK_FILE = Path(".dvc/tmp/vqr1-pipeline.lock")  # .dvc/tmp is git-ignored by DVC
 TAIL_LINES = 25
 STORAGE_RETRIES = dict(retries=2, retry_delay_seconds=[5, 20], retry_jitter_factor=0.5)
@@ -183,7 +184,7 @@ def publish_metrics(workspace: str) -> dict[str, Any]:
     ws = Path(workspace)
     metrics = json.loads((ws / METRICS).read_text(encoding="utf-8"))
     create_table_artifact(metrics_rows(metrics), key="eval-metrics", description="evaluation metrics")
-    report = ws / "reports/eval/report.md"
+    report = ws / layout.EVAL_DIR / "report.md"
     if report.is_file():
         create_markdown_artifact(
             report.read_text(encoding="utf-8"), key="eval-report", description="evaluation report"

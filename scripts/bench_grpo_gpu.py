@@ -33,7 +33,8 @@ import torch
 
 from vqr1.config import Params, deep_merge, read_yaml
 from vqr1.data.synth import make_reference
-from vqr1.data.training_view import training_dataset, validated_path
+from vqr1.data.training_view import training_dataset
+from vqr1.layout import validated_path
 from vqr1.model import tiny
 from vqr1.train import grpo
 

@@ -6,15 +6,12 @@ print one red line and exit 1 instead of a traceback.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from vqr1.data.commands import app as data_app
-from vqr1.errors import Vqr1Error
+from vqr1.errors import exit_on_error
 from vqr1.evaluate.commands import app as evaluate_app
 from vqr1.evaluate.commands import register as register_score
 from vqr1.model.commands import app as model_app
@@ -30,7 +27,6 @@ app.add_typer(train_app, name="train")
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(storage_app, name="storage")
 register_score(app)  # `vqr1 score PATH...` at the top level
-console = Console(stderr=True)
 
 
 @app.command("demo")
@@ -43,9 +39,5 @@ def demo(workdir: Path = Path("build/demo"), keep_storage: bool = False) -> None
 
 def main() -> None:
     """Entry point that turns user-fixable errors into one line instead of a traceback."""
-    try:
+    with exit_on_error():
         app()
-    except Vqr1Error as exc:
-        # the message quotes user input: no markup in it, no re-wrapping (vqr1.errors caps its length)
-        console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        sys.exit(1)

@@ -1,4 +1,4 @@
-"""Exceptions the CLI turns into one readable line (no traceback) and a non-zero exit.
+"""Exceptions the CLI turns into one readable line (no traceback) and a non-zero exit; :func:`exit_on_error`.
 
 Messages quote what the user gave us (file names, label values, column names), and hostile input can make
 those huge: ``shorten`` cuts a quoted value, and every error message is capped, so no input can turn an
@@ -6,6 +6,9 @@ error into megabytes of terminal output.
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 MAX_MESSAGE_CHARS = 8_000
 MAX_VALUE_CHARS = 120
@@ -43,3 +46,19 @@ class GateFailed(Vqr1Error):
 
 class StorageError(Vqr1Error):
     """The S3 store or the DVC remote is unreachable or refused the request."""
+
+
+@contextlib.contextmanager
+def exit_on_error() -> Iterator[None]:
+    """Print a :class:`Vqr1Error` as one red ``error: <message>`` line on stderr and exit 1 (no traceback).
+
+    Every entry point (the `vqr1` command, the DVC stage modules) runs its work inside this.
+    """
+    try:
+        yield
+    except Vqr1Error as exc:
+        from rich.console import Console
+        from rich.markup import escape
+
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/] {escape(str(exc))}")
+        raise SystemExit(1) from None

@@ -1,4 +1,4 @@
-"""Atomic file and folder writes: a crash or a bad input never leaves a half-written output.
+"""Atomic file and folder writes (a crash or a bad input never leaves a half-written output), file digests.
 
 Everything is written to a temporary sibling on the same filesystem and renamed into place.
 """
@@ -6,6 +6,7 @@ Everything is written to a temporary sibling on the same filesystem and renamed 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import stat
@@ -67,3 +68,9 @@ def atomic_dir(target: Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in blocks (archives, manifests and stored runs are checked by it)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()

@@ -18,6 +18,7 @@ from safetensors.torch import load_file
 from tests.conftest import REPO
 from tests.data.test_training_view import write_validated
 from vqr1.config import Params, deep_merge, read_yaml
+from vqr1.layout import resolve_model_base
 from vqr1.train import grpo
 
 FAST = {"max_completion_length": 24, "logging_steps": 1}
@@ -86,7 +87,7 @@ def test_each_reward_call_ranks_groups_of_one_dataset_and_gets_every_column(
         workspace, max_steps=2, images_per_batch=2, num_generations=2, gradient_accumulation_steps=2
     )
     dataset = training_dataset(workspace, ["synthetic", "spaq"])
-    trainer = grpo.build_trainer(grpo.with_local_base(params, workspace), dataset, workspace / "ckpt")
+    trainer = grpo.build_trainer(resolve_model_base(params, workspace), dataset, workspace / "ckpt")
     calls: list[dict[str, Any]] = []
     ranking = trainer.reward_funcs[0]
 

@@ -19,6 +19,7 @@ import pytest
 from tests.fixtures_storage import fake_run_workspace, kill_server
 from vqr1.config import Params, StorageParams
 from vqr1.errors import StorageError
+from vqr1.fsutil import sha256_file
 from vqr1.storage import artifacts, s3, seaweed
 
 BUCKET = "midtransfer"
@@ -66,7 +67,7 @@ def test_upload_cut_half_way_leaves_no_complete_run_and_a_retry_completes(
     scorecard, big_run: BigRun, tmp_path: Path
 ) -> None:
     storage, writer, ws, params, run_id = big_run
-    before = {p: artifacts.sha256_file(p) for p in ws.rglob("*") if p.is_file()}
+    before = {p: sha256_file(p) for p in ws.rglob("*") if p.is_file()}
 
     client = s3.client(writer)
     parts = kill_on_second(client, "UploadPart", storage)
@@ -76,7 +77,7 @@ def test_upload_cut_half_way_leaves_no_complete_run_and_a_retry_completes(
     failed_after = time.monotonic() - started
     assert len(parts) >= 2, "the kill was meant to land inside the multipart upload"
     assert "adapter_model.safetensors" in str(cut.value) and writer.endpoint_url in str(cut.value)
-    assert {p: artifacts.sha256_file(p) for p in ws.rglob("*") if p.is_file()} == before
+    assert {p: sha256_file(p) for p in ws.rglob("*") if p.is_file()} == before
 
     seaweed.up(storage, [BUCKET])  # same ports and credentials
     fresh = s3.client(writer)

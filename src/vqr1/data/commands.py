@@ -67,11 +67,14 @@ def normalize_command(root: RootOption = Path(".")) -> None:
 @app.command("validate")
 def validate_command(root: RootOption = Path(".")) -> None:
     """Run the data gate; exit 1 with the failed expectations when any dataset fails."""
+    from vqr1 import layout
     from vqr1.config import load_params
     from vqr1.data import gate
 
     summary = gate.run(root, load_params(root / "params.yaml").data)
-    console.print(f"[green]data gate passed[/] ({summary['seconds']} s); report {root / gate.REPORT_DIR}")
+    console.print(
+        f"[green]data gate passed[/] ({summary['seconds']} s); report {root / layout.GATE_REPORT_DIR}"
+    )
 
 
 @app.command("catalogue")

@@ -20,7 +20,6 @@ local archive is never deleted).
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +30,11 @@ from requests.adapters import HTTPAdapter
 from tqdm import tqdm
 from urllib3.util.retry import Retry
 
+from vqr1 import layout
 from vqr1.config import DataParams, DownloadParams
 from vqr1.data import archive, catalogue, labels
 from vqr1.errors import DataError, shorten
-from vqr1.fsutil import atomic_dir, atomic_write_text
+from vqr1.fsutil import atomic_dir, atomic_write_text, sha256_file
 
 LOCK_FILE = "datasets.lock.yaml"
 _CHUNK = 1 << 20
@@ -43,14 +43,6 @@ _LOCK_HEADER = (
     "# and verified on every later download. Commit it. Delete an entry only if you trust the new file.\n"
 )
 RETRY_STATUS = (429, 500, 502, 503, 504)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_lock(root: Path) -> dict[str, dict[str, str]]:
@@ -243,7 +235,7 @@ def _local_files(root: Path, plan: catalogue.Plan, data: DataParams, progress: b
             _check_kind(item, path, str(path), name)
             pieces.append(_Piece(item, path, False, verify(root, name, path, item.sha256)))
             continue
-        path = root / "data" / "archives" / name / item.filename
+        path = root / layout.ARCHIVES_DIR / name / item.filename
         label = f"{name}/{item.filename}"
         if not path.exists():
             fetch_url(item.url, path, data.download, limit, label=label, progress=progress)
@@ -265,7 +257,7 @@ def check_contents(folder: Path, entry: catalogue.Dataset, data: DataParams) -> 
         if labels.parse(folder, entry).empty:
             raise DataError(f"{entry.name}: the label file in the downloaded files lists no images")
         return
-    if not any(p.suffix.lower() in labels.IMAGE_SUFFIXES for p in folder.rglob("*")):
+    if not any(p.suffix.lower() in layout.IMAGE_SUFFIXES for p in folder.rglob("*")):
         raise DataError(f"{entry.name}: the downloaded files hold no image; they are not {entry.title}")
 
 
@@ -273,7 +265,7 @@ def fetch(name: str, root: Path, data: DataParams, progress: bool = True) -> Pat
     """Produce ``root/data/raw/<name>/`` for one dataset; the folder appears only when complete."""
     root = Path(root)
     plan = catalogue.plan(name, data)
-    target = root / "data" / "raw" / name
+    target = layout.raw_dir(root, name)
     if plan.generate:
         from vqr1.data import synth
 

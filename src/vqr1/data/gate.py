@@ -21,15 +21,14 @@ from typing import Any
 import pandas as pd
 from PIL import Image
 
+from vqr1 import layout
 from vqr1.config import DataParams, GateParams
 from vqr1.data import catalogue
-from vqr1.data.normalize import MANIFEST_COLUMNS, MANIFEST_DIR
+from vqr1.data.normalize import MANIFEST_COLUMNS
 from vqr1.data.splits import SPLITS, required_splits
 from vqr1.errors import DataError, GateFailed
 from vqr1.fsutil import atomic_dir
 
-VALIDATED_DIR = Path("data/validated")
-REPORT_DIR = Path("reports/gate")
 CHECK_COLUMNS = ["file_exists", "decodes", "width", "height", "image_error", "ref_splits"]
 MAX_EXAMPLES = 5
 
@@ -253,13 +252,13 @@ def run(root: Path, data: DataParams) -> dict[str, Any]:
     root = Path(root).resolve()  # GX's Data Docs store needs an absolute folder
     manifests = {}
     for name in data.datasets:
-        path = root / MANIFEST_DIR / f"{name}.parquet"
+        path = layout.manifest_path(root, name)
         if not path.exists():
             raise DataError(f"{name}: manifest {path} not found; run the normalize stage first")
         manifests[name] = pd.read_parquet(path)
     started = time.perf_counter()
     results: list[DatasetResult] = []
-    with atomic_dir(root / REPORT_DIR) as report_tmp:
+    with atomic_dir(root / layout.GATE_REPORT_DIR) as report_tmp:
         context = _context(report_tmp)
         for name, manifest in manifests.items():
             entry = catalogue.get(name)
@@ -279,7 +278,7 @@ def run(root: Path, data: DataParams) -> dict[str, Any]:
         summary = {
             "success": all(r.success for r in results),
             "seconds": round(time.perf_counter() - started, 3),
-            "data_docs": (REPORT_DIR / "index.html").as_posix(),
+            "data_docs": (layout.GATE_REPORT_DIR / "index.html").as_posix(),
             "datasets": {
                 r.name: {
                     "success": r.success,
@@ -293,8 +292,8 @@ def run(root: Path, data: DataParams) -> dict[str, Any]:
         (report_tmp / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     failed = [r for r in results if not r.success]
     if failed:
-        raise GateFailed(_message(failed, root / REPORT_DIR / "summary.json"))
-    with atomic_dir(root / VALIDATED_DIR) as tmp:
+        raise GateFailed(_message(failed, root / layout.GATE_REPORT_DIR / "summary.json"))
+    with atomic_dir(root / layout.VALIDATED_DIR) as tmp:
         for r in results:
             out = r.frame[[*MANIFEST_COLUMNS, "width", "height"]].copy()
             out[["width", "height"]] = out[["width", "height"]].astype("int64")

@@ -24,11 +24,11 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
+from vqr1 import layout
 from vqr1.data.catalogue import Dataset
 from vqr1.errors import DataError, shorten
 
 COLUMNS = ["image", "ref_id", "mos_raw"]
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"})
 # The largest real label file is about 1 MB (KonIQ's csv); anything near this is not a label file.
 MAX_LABEL_BYTES = 64 << 20
 NAME_MAX_BYTES = 255  # one path component, as every common file system allows
@@ -62,7 +62,7 @@ class _Images:
         self.by_name: dict[str, list[str]] = defaultdict(list)
         for path in raw_dir.rglob("*"):
             rel = path.relative_to(raw_dir)
-            if path.suffix.lower() in IMAGE_SUFFIXES and not skip.intersection(rel.parts):
+            if path.suffix.lower() in layout.IMAGE_SUFFIXES and not skip.intersection(rel.parts):
                 self.by_name[path.name.lower()].append(rel.as_posix())
 
     def resolve(self, name: str, preferred: Path) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vqr1 import layout
 from vqr1.config import DataParams
 from vqr1.data import catalogue, labels, reference, splits
 from vqr1.data.catalogue import Dataset
@@ -22,7 +23,6 @@ from vqr1.errors import DataError
 from vqr1.fsutil import atomic_dir
 
 MANIFEST_COLUMNS = ["image", "dataset", "ref_id", "mos_raw", "mos", "split"]
-MANIFEST_DIR = Path("data/manifests")
 
 
 def rescale(mos_raw: pd.Series, entry: Dataset) -> pd.Series:
@@ -37,7 +37,7 @@ def rescale(mos_raw: pd.Series, entry: Dataset) -> pd.Series:
 def build_manifest(root: Path, name: str, data: DataParams, progress: bool = True) -> pd.DataFrame:
     """Parse ``data/raw/<name>/`` into the manifest frame (paths relative to ``root``)."""
     entry = catalogue.get(name)
-    raw_rel = Path("data/raw") / name
+    raw_rel = layout.raw_dir(Path(), name)
     table = (
         reference.table(root, entry, data, progress) if catalogue.uses_reference(entry, data.labels) else None
     )
@@ -55,7 +55,7 @@ def write_manifests(root: Path, data: DataParams, progress: bool = True) -> list
     """Write ``data/manifests/<dataset>.parquet`` for every dataset in one atomic folder swap."""
     root = Path(root)
     frames = {name: build_manifest(root, name, data, progress) for name in data.datasets}
-    with atomic_dir(root / MANIFEST_DIR) as tmp:
+    with atomic_dir(root / layout.MANIFESTS_DIR) as tmp:
         for name, frame in frames.items():
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
-    return [root / MANIFEST_DIR / f"{name}.parquet" for name in frames]
+    return [layout.manifest_path(root, name) for name in frames]

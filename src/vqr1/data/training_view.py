@@ -15,29 +15,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vqr1.data.validated import read_validated
 from vqr1.errors import DataError
+from vqr1.layout import VALIDATED_DIR, validated_path
 from vqr1.prompts import conversation
-
-REQUIRED_COLUMNS = ("image", "dataset", "mos", "split")
-VALIDATED_DIR = Path("data/validated")
-
-
-def validated_path(root: Path, dataset: str) -> Path:
-    return Path(root) / VALIDATED_DIR / f"{dataset}.parquet"
 
 
 def read_split(root: Path, dataset: str, split: str = "train") -> pd.DataFrame:
     """The rows of one validated manifest in ``split``, with image paths resolved against ``root``."""
     path = validated_path(root, dataset)
-    if not path.is_file():
-        raise DataError(f"{path}: validated manifest missing (run the validate stage first)")
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several types for a corrupt file
-        raise DataError(f"{path}: cannot read parquet ({exc})") from exc
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {missing}")
+    frame = read_validated(root, dataset)
     rows = frame[frame["split"] == split]
     mos = pd.to_numeric(rows["mos"], errors="coerce").to_numpy(dtype=np.float64)
     if not np.isfinite(mos).all():

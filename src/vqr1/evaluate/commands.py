@@ -59,9 +59,10 @@ def score(
 ) -> None:
     """Score images with the base model + LoRA adapter (or merged weights): reasoning and score per image."""
     from vqr1.config import load_params
-    from vqr1.evaluate.inference import ImageScore, anchored, build_scorer, expand_paths, resolve_weights
+    from vqr1.evaluate.inference import ImageScore, build_scorer, expand_paths, resolve_weights
+    from vqr1.layout import resolve_model_base
 
-    cfg = anchored(load_params(params), params.resolve().parent)
+    cfg = resolve_model_base(load_params(params), params.resolve().parent)
     overrides = {
         "samples": samples,
         "temperature": temperature,
@@ -146,12 +147,13 @@ def run_command(
 ) -> None:
     """Evaluate a workspace outside DVC: metrics, predictions, reasoning, report and plots in reports/eval."""
     from vqr1.config import load_params
-    from vqr1.evaluate.evaluation import OUT, evaluate_workspace
+    from vqr1.evaluate.evaluation import evaluate_workspace
+    from vqr1.layout import EVAL_DIR
 
     metrics = evaluate_workspace(workspace, load_params(workspace / "params.yaml"), adapter=adapter)
     for name, m in metrics["datasets"].items():
         console.print(f"{name}: SRCC {m['srcc']}  PLCC {m['plcc']}  n={m['n']}")
-    console.print(f"report: {workspace / OUT / 'report.md'}")
+    console.print(f"report: {workspace / EVAL_DIR / 'report.md'}")
 
 
 app.command("pr-comment")(pr_comment)

@@ -20,13 +20,13 @@ import pandas as pd
 
 from vqr1.config import Params
 from vqr1.data import catalogue
+from vqr1.data.validated import read_validated
 from vqr1.errors import ConfigError, DataError
 from vqr1.evaluate import baselines, report
-from vqr1.evaluate.inference import ImageScore, anchored, build_scorer, resolve_weights
+from vqr1.evaluate.inference import ImageScore, build_scorer, resolve_weights
 from vqr1.evaluate.metrics import dataset_metrics, group_srcc, mean_over
 from vqr1.fsutil import atomic_dir
-
-OUT = Path("reports/eval")
+from vqr1.layout import EVAL_DIR, resolve_model_base, validated_path
 
 
 def eval_datasets(params: Params) -> list[str]:
@@ -41,20 +41,6 @@ def eval_datasets(params: Params) -> list[str]:
             f"evaluate.datasets_from={params.evaluate.datasets_from!r}: not a list of dataset names"
         )
     return node
-
-
-def read_validated(root: Path, name: str) -> pd.DataFrame:
-    """The gate-approved manifest of one dataset, with the contract's ``image`` and ``mos`` columns."""
-    path = root / "data" / "validated" / f"{name}.parquet"
-    if not path.is_file():
-        raise DataError(f"{path}: missing; run the validate stage first (evaluate reads only gated data)")
-    frame = pd.read_parquet(path)
-    missing = {"image", "mos"} - set(frame.columns)
-    if missing:
-        raise DataError(f"{path}: missing columns {sorted(missing)}")
-    if frame.empty:
-        raise DataError(f"{path}: no rows")
-    return frame.reset_index(drop=True)
 
 
 def subset(frame: pd.DataFrame, max_images: int, seed: int) -> pd.DataFrame:
@@ -165,18 +151,21 @@ def evaluate_workspace(
     ``adapter``: None = the run's own weights, ``"none"`` = the base model alone, or an adapter folder.
     """
     root = Path(root)
-    params = anchored(params, root)
+    params = resolve_model_base(params, root)
     settings = params.evaluate
     frames = {
         name: subset(read_validated(root, name), settings.max_images, params.seed)
         for name in eval_datasets(params)
     }
+    for name, frame in frames.items():
+        if frame.empty:
+            raise DataError(f"{validated_path(root, name)}: no rows to evaluate")
     adapter_dir, weights = resolve_weights(root, params, adapter)
     scorer = build_scorer(params, adapter=adapter_dir, weights=weights)
     metrics: dict[str, Any] = {"datasets": {}}
     predictions: dict[str, pd.DataFrame] = {}
     paths = {name: [root / p for p in frame["image"]] for name, frame in frames.items()}
-    with atomic_dir(root / OUT) as staging:
+    with atomic_dir(root / EVAL_DIR) as staging:
         (staging / "predictions").mkdir()
         (staging / "reasoning").mkdir()
         (staging / "plots").mkdir()

@@ -24,12 +24,11 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from vqr1 import layout
 from vqr1.config import MAX_DECODE_PIXELS, EvaluateParams, ModelParams, Params
 from vqr1.errors import ConfigError, DataError
 from vqr1.parsing import parse_score
 from vqr1.prompts import SCORE_SCALE, conversation
-
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
 
 
 @dataclass
@@ -179,7 +178,9 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
     for path in map(Path, paths):
         if path.is_dir():
             out.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+                sorted(
+                    p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in layout.IMAGE_SUFFIXES
+                )
             )
         else:
             out.append(path)
@@ -348,14 +349,6 @@ def _chunks(items: list[Path], size: int) -> Iterator[list[Path]]:
         yield items[start : start + size]
 
 
-def anchored(params: Params, root: Path) -> Params:
-    """params with model.base taken relative to ``root`` (demo: models/tiny) when that folder exists there."""
-    local = root / params.model.base
-    if not Path(params.model.base).is_absolute() and local.is_dir():
-        return params.model_copy(update={"model": params.model.model_copy(update={"base": str(local)})})
-    return params
-
-
 def resolve_weights(root: Path, params: Params, adapter: str | None) -> tuple[Path | None, Path | None]:
     """(adapter folder, full-weights folder) to evaluate, from the train stage's outputs under ``root``.
 
@@ -367,17 +360,17 @@ def resolve_weights(root: Path, params: Params, adapter: str | None) -> tuple[Pa
         return None, None
     if adapter:
         return Path(adapter), None
-    run_dir = root / "models" / params.train.run_name
+    weights = layout.weights_dir(root, params.train)
     if params.train.tuning == "full":
-        if not (run_dir / "model" / "config.json").is_file():
-            raise ConfigError(f"{run_dir / 'model'}: no trained weights; run the train stage first")
-        return None, run_dir / "model"
-    if not (run_dir / "adapter" / "adapter_config.json").is_file():
+        if not (weights / "config.json").is_file():
+            raise ConfigError(f"{weights}: no trained weights; run the train stage first")
+        return None, weights
+    if not (weights / "adapter_config.json").is_file():
         raise ConfigError(
-            f"{run_dir / 'adapter'}: no adapter; run the train stage, or pass --adapter none "
+            f"{weights}: no adapter; run the train stage, or pass --adapter none "
             "to evaluate the base model alone"
         )
-    return run_dir / "adapter", None
+    return weights, None
 
 
 def scoring_processor(

@@ -46,16 +46,21 @@ def load_processor(source: str | Path, model: ModelParams | None, padding_side: 
     return processor
 
 
-def load_model(model: ModelParams, adapter: Path | None = None, device: str | None = None) -> Any:
-    """The base model (optionally with a LoRA adapter merged in for inference), in eval mode."""
+def load_base(model: ModelParams) -> Any:
+    """The base model of ``model.base`` (hub id or folder) with the dtype and attention from params."""
     from transformers import AutoModelForImageTextToText
 
     try:
-        net = AutoModelForImageTextToText.from_pretrained(
+        return AutoModelForImageTextToText.from_pretrained(
             model.base, dtype=resolve_dtype(model.torch_dtype), attn_implementation=model.attn_implementation
         )
     except OSError as exc:
         raise ConfigError(f"model.base={model.base!r}: cannot load the base model ({exc})") from exc
+
+
+def load_model(model: ModelParams, adapter: Path | None = None, device: str | None = None) -> Any:
+    """The base model (optionally with a LoRA adapter merged in for inference), in eval mode."""
+    net = load_base(model)
     if adapter is not None:
         from peft import PeftModel
 

@@ -7,14 +7,15 @@ from pathlib import Path
 
 from vqr1.config import load_params
 from vqr1.data import download
-from vqr1.stages._run import main
+from vqr1.errors import exit_on_error
 
 
-def run(name: str) -> Path:
+def download_dataset(name: str) -> Path:
     return download.fetch(name, Path.cwd(), load_params("params.yaml").data)
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python -m vqr1.stages.download DATASET")
-    main(lambda: run(sys.argv[1]))
+    with exit_on_error():
+        download_dataset(sys.argv[1])

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from vqr1.config import load_params
+from vqr1.errors import exit_on_error
 from vqr1.evaluate.evaluation import evaluate_workspace
-from vqr1.stages._run import main
 
 
 def evaluate() -> dict[str, Any]:
@@ -18,4 +18,5 @@ def evaluate() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main(evaluate)
+    with exit_on_error():
+        evaluate()

@@ -6,12 +6,13 @@ from pathlib import Path
 
 from vqr1.config import load_params
 from vqr1.data import normalize
-from vqr1.stages._run import main
+from vqr1.errors import exit_on_error
 
 
-def run() -> list[Path]:
+def write_manifests() -> list[Path]:
     return normalize.write_manifests(Path.cwd(), load_params("params.yaml").data)
 
 
 if __name__ == "__main__":
-    main(run)
+    with exit_on_error():
+        write_manifests()

@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 from vqr1.config import load_params
-from vqr1.errors import ConfigError
-from vqr1.stages._run import main
+from vqr1.errors import ConfigError, exit_on_error
 
 LAUNCHED = "VQR1_ACCELERATE_LAUNCHED"
 SOURCE_ROOT = Path(__file__).resolve().parents[3]  # the checkout, for configs/accelerate/*.yaml
@@ -33,17 +32,18 @@ def launch_command(config: Path) -> list[str]:
     return [accelerate, "launch", "--config_file", str(config), "-m", "vqr1.stages.train"]
 
 
-def run() -> Path:
+def train() -> Path:
     root = Path.cwd()
     params = load_params(root / "params.yaml")
     if params.train.accelerate_config and not os.environ.get(LAUNCHED):
         command = launch_command(accelerate_config_path(params.train.accelerate_config, root))
         print(f"launching: {' '.join(command)}", file=sys.stderr)
         os.execvpe(command[0], command, {**os.environ, LAUNCHED: "1"})
-    from vqr1.train.grpo import run as train
+    from vqr1.train.grpo import run as train_workspace
 
-    return train(root, params)
+    return train_workspace(root, params)
 
 
 if __name__ == "__main__":
-    main(run)
+    with exit_on_error():
+        train()

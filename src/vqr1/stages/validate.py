@@ -7,10 +7,10 @@ from typing import Any
 
 from vqr1.config import load_params
 from vqr1.data import gate
-from vqr1.stages._run import main
+from vqr1.errors import exit_on_error
 
 
-def run() -> dict[str, Any]:
+def validate() -> dict[str, Any]:
     summary = gate.run(Path.cwd(), load_params("params.yaml").data)
     rows = sum(d["rows"] for d in summary["datasets"].values())
     print(f"data gate passed: {len(summary['datasets'])} datasets, {rows} images, {summary['seconds']} s")
@@ -18,4 +18,5 @@ def run() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main(run)
+    with exit_on_error():
+        validate()

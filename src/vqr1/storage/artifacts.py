@@ -26,22 +26,22 @@ from typing import Any
 import yaml
 from botocore.client import BaseClient
 
+from vqr1 import layout
 from vqr1.config import Params, read_yaml
 from vqr1.errors import DataError, StorageError, shorten
-from vqr1.fsutil import atomic_dir
+from vqr1.fsutil import atomic_dir, sha256_file
 from vqr1.naming import check_name
 from vqr1.storage import s3
 
 RUNS_PREFIX = "runs"
 MANIFEST = "manifest.json"
 DOWNLOAD_MARKER = ".vqr1-download.json"  # in every downloaded folder: the run and the files written
-CHUNK = 1 << 20
 # What every run uploads besides its weights; missing optional files are skipped.
-REQUIRED_FILES = ("reports/eval/metrics.json",)
+REQUIRED_FILES = ((layout.EVAL_DIR / "metrics.json").as_posix(),)
 OPTIONAL_PATHS = (
-    "reports/eval",
-    "reports/gate/summary.json",
-    "dvclive/metrics.json",
+    layout.EVAL_DIR.as_posix(),
+    (layout.GATE_REPORT_DIR / "summary.json").as_posix(),
+    (layout.DVCLIVE_DIR / "metrics.json").as_posix(),
     "params.yaml",
     "dvc.lock",
 )
@@ -75,30 +75,16 @@ def run_prefix(run_id: str) -> str:
     return f"{RUNS_PREFIX}/{run_id}/"
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def weights_dir(params: Params) -> Path:
-    """The trained weights of the run: the adapter, or the full model with train.tuning=full."""
-    sub = "model" if params.train.tuning == "full" else "adapter"
-    return Path("models") / params.train.run_name / sub
-
-
 def run_files(root: Path, params: Params) -> list[str]:
     """Workspace-relative posix paths of everything a run uploads (weights, model card, reports)."""
     root = Path(root)
-    weights = weights_dir(params)
+    weights = layout.weights_dir(Path(), params.train)
     if not (root / weights).is_dir():
         raise DataError(f"{root / weights}: no trained weights; run the train stage first")
     for rel in REQUIRED_FILES:
         if not (root / rel).is_file():
             raise DataError(f"{root / rel}: missing; run the evaluate stage first")
-    paths = [weights, Path("models") / params.train.run_name / "README.md", *map(Path, OPTIONAL_PATHS)]
+    paths = [weights, layout.run_dir(Path(), params.train) / "README.md", *map(Path, OPTIONAL_PATHS)]
     found: set[str] = set()
     for rel in paths:
         target = root / rel

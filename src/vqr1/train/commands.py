@@ -30,9 +30,10 @@ def run_command(workdir: Workdir = Path("."), overlay: Overlay = None) -> None:
 def merge_command(workdir: Workdir = Path("."), overlay: Overlay = None) -> None:
     """Merge models/<run>/adapter into the base weights: models/<run>/merged (serving without PEFT)."""
     from vqr1.config import load_params
-    from vqr1.train.grpo import export_merged, run_dir, with_local_base
+    from vqr1.layout import resolve_model_base, run_dir
+    from vqr1.train.grpo import export_merged
 
-    params = with_local_base(load_params(workdir / "params.yaml", overlay), workdir)
+    params = resolve_model_base(load_params(workdir / "params.yaml", overlay), workdir)
     out = run_dir(workdir, params.train)
     export_merged(params, out / "adapter", out / "merged")
     console.print(f"[green]merged weights[/] {out / 'merged'}")

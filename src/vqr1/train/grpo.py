@@ -27,8 +27,8 @@ from typing import Any
 import torch
 from rich.console import Console
 
+from vqr1 import layout
 from vqr1.config import Params, TrainParams
-from vqr1.errors import ConfigError
 from vqr1.fsutil import atomic_path, atomic_write_text
 from vqr1.train import modelcard
 from vqr1.train.rewards import reward_functions
@@ -45,10 +45,6 @@ RESUMABLE_KEYS = {
     "logging_steps",
     "merge_weights",
 }
-
-
-def run_dir(root: Path, train: TrainParams) -> Path:
-    return Path(root) / "models" / train.run_name
 
 
 def use_bf16(train: TrainParams) -> bool:
@@ -159,18 +155,9 @@ def _grpo_trainer_class() -> type:
 
 def load_policy(params: Params) -> Any:
     """The trainable base model (LoRA is attached by the trainer from :func:`peft_config`)."""
-    from transformers import AutoModelForImageTextToText
+    from vqr1.model.loading import load_base
 
-    from vqr1.model.loading import resolve_dtype
-
-    try:
-        model = AutoModelForImageTextToText.from_pretrained(
-            params.model.base,
-            dtype=resolve_dtype(params.model.torch_dtype),
-            attn_implementation=params.model.attn_implementation,
-        )
-    except OSError as exc:
-        raise ConfigError(f"model.base={params.model.base!r}: cannot load the base model ({exc})") from exc
+    model = load_base(params.model)
     if params.train.tuning == "full":
         model.requires_grad_(True)
     return model
@@ -252,7 +239,7 @@ def _dvclive(root: Path, resume_step: int | None) -> Any:
     from dvclive import Live
     from transformers.integrations import DVCLiveCallback
 
-    folder = Path(root) / "dvclive"
+    folder = Path(root) / layout.DVCLIVE_DIR
     if resume_step is not None:
         trim_dvclive(folder, resume_step)
 
@@ -296,15 +283,6 @@ def export_merged(params: Params, adapter: Path, out: Path) -> Path:
     return out
 
 
-def with_local_base(params: Params, root: Path) -> Params:
-    """``model.base`` resolved against the workspace when it names a folder there (e.g. models/tiny); a hub
-    id is kept. Fingerprint and card keep the params as written, so a moved workspace still resumes."""
-    local = Path(root) / params.model.base
-    if not local.is_dir():
-        return params
-    return params.model_copy(update={"model": params.model.model_copy(update={"base": str(local)})})
-
-
 def run(root: Path, params: Params) -> Path:
     """Train in workspace ``root``; returns ``models/<run>`` (adapter/ or model/, README.md, checkpoints/)."""
     from accelerate import PartialState
@@ -312,7 +290,7 @@ def run(root: Path, params: Params) -> Path:
     from vqr1.data.training_view import training_dataset
 
     root = Path(root)
-    out = run_dir(root, params.train)
+    out = layout.run_dir(root, params.train)
     checkpoints = out / "checkpoints"
     dataset = training_dataset(root, params.data.train_datasets, thinking=params.train.thinking)
     versions = modelcard.data_versions(root, params.data.train_datasets)
@@ -324,15 +302,15 @@ def run(root: Path, params: Params) -> Path:
             resume_point(checkpoints, fingerprint(params, versions)) if main else last_checkpoint(checkpoints)
         )
     callbacks = [_dvclive(root, checkpoint_step(resume) if resume else None)] if main else []
-    runtime = with_local_base(params, root)
+    runtime = layout.resolve_model_base(params, root)
     trainer = build_trainer(runtime, dataset, checkpoints, callbacks=callbacks)
     if resume is not None:
         console.print(f"resuming from {resume}")
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    weights = out / ("model" if params.train.tuning == "full" else "adapter")
+    weights = layout.weights_dir(root, params.train)
     _publish(trainer, out / f".{weights.name}.partial", weights)
     if main:
-        if params.train.tuning == "full":
+        if params.train.tuning == "full":  # a full run replaces an earlier LoRA run's adapter
             shutil.rmtree(out / "adapter", ignore_errors=True)
         modelcard.write(out, params, root, trainer.state.log_history, trainer.state.global_step)
         if params.train.merge_weights and params.train.tuning != "full":

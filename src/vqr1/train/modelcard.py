@@ -7,30 +7,21 @@ reward rose.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from vqr1.config import Params
-from vqr1.data.training_view import validated_path
-from vqr1.fsutil import atomic_path, atomic_write_text
+from vqr1.fsutil import atomic_path, atomic_write_text, sha256_file
+from vqr1.layout import validated_path, weights_name
 
 CURVE_KEYS = ("reward", "reward_std")
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def data_versions(root: Path, datasets: list[str]) -> dict[str, str]:
     """sha256 of each validated manifest the run trained on."""
-    return {name: sha256(validated_path(root, name)) for name in datasets}
+    return {name: sha256_file(validated_path(root, name)) for name in datasets}
 
 
 def reward_series(
@@ -75,7 +66,7 @@ def write(
     first_last = {
         key: (points[0][1], points[-1][1]) for key, points in series.items() if points and key != "reward_std"
     }
-    weights = "model/" if params.train.tuning == "full" else "adapter/ (PEFT LoRA)"
+    weights = f"{weights_name(params.train)}/" + ("" if params.train.tuning == "full" else " (PEFT LoRA)")
     lines = [
         "---",
         yaml.safe_dump(
