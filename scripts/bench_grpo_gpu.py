@@ -106,14 +106,16 @@ def bench_params(base: Path, smoke: bool, images: int, k: int, tokens: int, step
         },
         "train": {
             "images_per_batch": images,
-            "num_generations": k,
-            "max_completion_length": tokens,
-            "max_steps": steps,
-            "save_steps": 10**9,
-            "gradient_checkpointing": not smoke,
-            "use_vllm": vllm,
-            "vllm_mode": "colocate",
             "accelerate_config": "",
+            "grpo": {
+                "num_generations": k,
+                "max_completion_length": tokens,
+                "max_steps": steps,
+                "save_steps": 10**9,
+                "activation_checkpointing": not smoke,
+                "use_vllm": vllm,
+                "vllm_mode": "colocate",
+            },
         },
     }
     if smoke:
@@ -170,10 +172,11 @@ class StepTimer:
 
 def run_backend(params: Params, root: Path, model: Any, tokenizer_size: int, backend: str) -> dict[str, Any]:
     t = params.train
+    tokens = t.grpo["max_completion_length"]
     gen_kwargs: dict[str, Any] = (
-        {"min_tokens": t.max_completion_length, "allowed_token_ids": list(range(tokenizer_size))}
+        {"min_tokens": tokens, "allowed_token_ids": list(range(tokenizer_size))}
         if backend == "vllm"
-        else {"min_new_tokens": t.max_completion_length}
+        else {"min_new_tokens": tokens}
     )
     dataset = training_dataset(root, ["bench"], thinking=t.thinking)
     timer = StepTimer()
@@ -195,7 +198,7 @@ def run_backend(params: Params, root: Path, model: Any, tokenizer_size: int, bac
     measured = slice(1, None) if len(timer.steps) > 1 else slice(None)  # step 1 warms up kernels/caches
     step_s = statistics.median(timer.steps[measured])
     gen_s = statistics.median(timer.generation[measured])
-    completions = t.images_per_batch * t.num_generations
+    completions = t.images_per_batch * t.grpo["num_generations"]
     result = {
         "seconds_per_step": round(step_s, 3),
         "generation_share": round(gen_s / step_s, 3),
@@ -203,8 +206,8 @@ def run_backend(params: Params, root: Path, model: Any, tokenizer_size: int, bac
         "mean_completion_tokens": round(statistics.median(lengths[measured]), 1),
         "steps_measured": len(timer.steps[measured]),
     }
-    # one GPU, params.yaml's epochs over KADID's training split at this B: the 8-hour question
-    full_run_steps = math.ceil(KADID_TRAIN_IMAGES / t.images_per_batch) * t.num_train_epochs
+    # one GPU, params.yaml's epochs over KADID's training split at this B: how long the paper run takes
+    full_run_steps = math.ceil(KADID_TRAIN_IMAGES / t.images_per_batch) * t.grpo["num_train_epochs"]
     result["projected_hours_paper_run_1_gpu"] = round(step_s * full_run_steps / 3600, 2)
     if torch.cuda.is_available():
         result["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)

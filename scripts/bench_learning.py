@@ -67,12 +67,14 @@ def main() -> None:
             {
                 "seed": args.seed,
                 "train": {
-                    "max_steps": args.steps,
-                    "save_steps": 10**9,
                     "images_per_batch": args.images,
-                    "num_generations": args.k,
-                    "learning_rate": args.lr,
-                    "num_train_epochs": 100,
+                    "grpo": {
+                        "max_steps": args.steps,
+                        "save_steps": 10**9,
+                        "num_generations": args.k,
+                        "learning_rate": args.lr,
+                        "num_train_epochs": 100,
+                    },
                 },
             },
         )

@@ -150,49 +150,44 @@ class LoraParams(_Strict):
     )
 
 
+# GRPOConfig fields vqr1 sets itself (vqr1.train.grpo.grpo_config): derived from the project's fields, or
+# required by how the trainer is wired (dvclive callback, reward columns).
+GRPO_MANAGED_KEYS = frozenset(
+    {"output_dir", "per_device_train_batch_size", "report_to", "remove_unused_columns"}
+)
+
+
 class TrainParams(_Strict):
+    """The project's own training settings, typed; ``grpo`` is TRL's GRPOConfig, passed through.
+
+    Any GRPOConfig field (TRL 1.x) is a key of ``grpo``; its names and values are checked by TRL when the
+    train stage builds the config (a misspelt key fails there, with its name), not re-declared here.
+    """
+
     run_name: str = "run"
     reward_funcs: list[str] = Field(default_factory=lambda: ["fidelity", "format"])
-    reward_weights: list[float] = Field(default_factory=lambda: [1.0, 1.0])
     unparsable: Literal["skip", "paper"] = "skip"
-    num_generations: int = 6
+    # B images per device per step; GRPOConfig's per_device_train_batch_size is B x num_generations completions
     images_per_batch: int = 8
-    learning_rate: float = 1e-6
-    beta: float = 0.04
-    epsilon: float = 0.2
-    loss_type: str = "grpo"
-    num_iterations: int = 1
-    temperature: float = 1.0
-    top_k: int = 50
-    top_p: float = 1.0
-    max_completion_length: int = 256
-    num_train_epochs: float = 10
-    max_steps: int = -1
-    gradient_accumulation_steps: int = 1
-    gradient_checkpointing: bool = True
-    bf16: Literal["auto", True, False] = "auto"
-    save_steps: int = 200
-    save_total_limit: int = 3
-    logging_steps: int = 1
-    use_vllm: bool = False
-    vllm_mode: Literal["colocate", "server"] = "colocate"
-    vllm_gpu_memory_utilization: float = 0.3
     # accelerate config (single_gpu, multi_gpu_ddp, deepspeed_zero2/3 under configs/accelerate/); "" = in-process
     accelerate_config: str = ""
     thinking: bool = True
     tuning: Literal["lora", "lora_vision", "full"] = "lora"
     lora: LoraParams = LoraParams()
     merge_weights: bool = False
+    grpo: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> TrainParams:
         check_name("train.run_name", self.run_name)  # becomes models/<run_name>/
-        if len(self.reward_funcs) != len(self.reward_weights):
-            raise ValueError("train.reward_funcs and train.reward_weights must have the same length")
+        managed = sorted(GRPO_MANAGED_KEYS & set(self.grpo))
+        if managed:
+            raise ValueError(f"train.grpo.{managed[0]} is set by vqr1 (see vqr1.train.grpo.grpo_config)")
+        weights = self.grpo.get("reward_weights")
+        if weights is not None and len(weights) != len(self.reward_funcs):
+            raise ValueError("train.reward_funcs and train.grpo.reward_weights must have the same length")
         if self.images_per_batch < 2:
             raise ValueError("train.images_per_batch must be >= 2: the ranking reward compares images")
-        if self.num_generations < 2:
-            raise ValueError("train.num_generations (K) must be >= 2 for a variance")
         return self
 
 

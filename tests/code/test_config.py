@@ -8,35 +8,80 @@ import pytest
 
 from vqr1.config import deep_merge, load_params
 from vqr1.errors import ConfigError
+from vqr1.train.trainer_config import grpo_config
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_committed_params_are_the_paper_recipe() -> None:
+def test_committed_params_are_the_paper_recipe(tmp_path: Path) -> None:
+    """SPEC §1 as TRL receives it: the GRPOConfig built from the committed params.yaml."""
     p = load_params(REPO / "params.yaml")
-    t = p.train
-    assert (t.num_generations, t.images_per_batch, t.learning_rate, t.beta, t.epsilon) == (
-        6,
-        8,
-        1e-6,
-        0.04,
-        0.2,
-    )
-    assert (t.temperature, t.top_k, t.top_p, t.max_completion_length, t.num_train_epochs) == (
-        1.0,
-        50,
-        1.0,
-        256,
-        10,
-    )
     assert p.seed == 42 and p.data.train_datasets == ["kadid10k"] and len(p.data.eval_datasets) == 8
+    assert p.train.images_per_batch == 8 and p.train.unparsable == "skip" and p.train.lora.r == 64
+    args = grpo_config(p, tmp_path)
+    recipe = {
+        "num_generations": 6,
+        "per_device_train_batch_size": 48,  # 8 images x K=6 completions
+        "learning_rate": 1e-6,
+        "beta": 0.04,
+        "epsilon": 0.2,
+        "loss_type": "grpo",
+        "scale_rewards": "group",
+        "num_iterations": 1,
+        "temperature": 1.0,
+        "top_k": 50,
+        "top_p": 1.0,
+        "max_completion_length": 256,
+        "num_train_epochs": 10,
+        "max_steps": -1,
+        "reward_weights": [1.0, 1.0],
+        "seed": 42,
+        "data_seed": 42,
+        "activation_checkpointing": True,
+        "remove_unused_columns": False,
+        "output_dir": str(tmp_path),
+    }
+    assert {key: getattr(args, key) for key in recipe} == recipe
+
+
+def _overlay(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "over.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_any_trl_option_reaches_grpo_config_without_a_code_change(tmp_path: Path) -> None:
+    # mask_truncated_completions and log_completions appear nowhere in vqr1: they pass through
+    over = _overlay(
+        tmp_path, "train:\n  grpo:\n    mask_truncated_completions: true\n    log_completions: true\n"
+    )
+    args = grpo_config(load_params(REPO / "params.yaml", [over]), tmp_path)
+    assert args.mask_truncated_completions is True and args.log_completions is True
+    assert grpo_config(load_params(REPO / "params.yaml"), tmp_path).mask_truncated_completions is False
+
+
+def test_misspelt_trl_option_fails_with_its_name(tmp_path: Path) -> None:
+    over = _overlay(tmp_path, "train:\n  grpo:\n    learning_rat: 0.1\n")
+    params = load_params(REPO / "params.yaml", [over])
+    with pytest.raises(ConfigError, match=r"train\.grpo\.learning_rat: .*did you mean 'learning_rate'"):
+        grpo_config(params, tmp_path)
+
+
+def test_trl_refusal_and_vqr1_managed_options_are_config_errors(tmp_path: Path) -> None:
+    one = _overlay(tmp_path, "train:\n  grpo:\n    num_generations: 1\n")
+    with pytest.raises(ConfigError, match="at least 2 generations"):
+        grpo_config(load_params(REPO / "params.yaml", [one]), tmp_path)
+    managed = _overlay(tmp_path, "train:\n  grpo:\n    per_device_train_batch_size: 4\n")
+    with pytest.raises(ConfigError, match=r"train\.grpo\.per_device_train_batch_size is set by vqr1"):
+        load_params(REPO / "params.yaml", [managed])
 
 
 def test_demo_overlay_validates() -> None:
     p = load_params(REPO / "params.yaml", [REPO / "configs/demo.yaml"])
     assert p.data.datasets == ["synthetic"] and p.model.base == "models/tiny"
     assert p.train.lora.target_modules == ["q_proj", "k_proj", "v_proj", "o_proj"]
-    assert p.train.beta == 0.04  # untouched keys keep the paper values
+    assert p.train.grpo["num_generations"] == 4 and p.train.images_per_batch == 2
+    assert p.train.grpo["beta"] == 0.04  # untouched keys keep the paper values
 
 
 def test_deep_merge_replaces_leaves_and_lists() -> None:

@@ -22,7 +22,7 @@ from vqr1.storage import artifacts, registry, s3
 
 SMALL = {
     "data": {"synthetic": {"references": 4, "types": 2, "width": 96, "height": 72}},
-    "train": {"max_steps": 2},
+    "train": {"grpo": {"max_steps": 2}},
     "evaluate": {"bootstrap": 20, "max_images": 16},
 }
 

@@ -53,7 +53,7 @@ def _overlay(base: str, layouts: real_layouts.Layouts) -> dict:
             "sources": _sources(base, layouts),
             "gate": {"expected_counts": {n: f.count for n, f in layouts.fixtures.items()}},
         },
-        "train": {"max_steps": 2, "save_steps": 2},
+        "train": {"grpo": {"max_steps": 2, "save_steps": 2}},
         "evaluate": {"bootstrap": 20, "max_new_tokens": 24},
     }
 

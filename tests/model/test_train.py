@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 from tests.conftest import REPO
 from tests.data.test_training_view import write_validated
-from vqr1.config import Params, deep_merge, read_yaml
+from vqr1.config import Params, TrainParams, deep_merge, read_yaml
 from vqr1.layout import resolve_model_base
 from vqr1.train import grpo
 
@@ -25,9 +25,13 @@ FAST = {"max_completion_length": 24, "logging_steps": 1}
 
 
 def make_params(root: Path, **train: Any) -> Params:
-    """params.yaml + the demo overlay + ``train`` overrides, also written to ``root/params.yaml``."""
+    """params.yaml + the demo overlay + ``train`` overrides, also written to ``root/params.yaml``.
+
+    A key of vqr1's own train settings overrides ``train.<key>``; any other goes to ``train.grpo.<key>``."""
     raw = deep_merge(read_yaml(REPO / "params.yaml"), read_yaml(REPO / "configs" / "demo.yaml"))
-    raw = deep_merge(raw, {"train": {**FAST, **train}})
+    own = {k: v for k, v in train.items() if k in TrainParams.model_fields}
+    grpo = {**FAST, **{k: v for k, v in train.items() if k not in own}}
+    raw = deep_merge(raw, {"train": {**own, "grpo": grpo}})
     (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     return Params.model_validate(raw)
 

@@ -2,13 +2,13 @@
 
 What lives here and why:
 
-- :func:`grpo_config` sets the paper recipe EXPLICITLY (TRL 1.x defaults differ: beta 0, loss "dapo",
-  top_k 0). ``per_device_train_batch_size`` counts completions: images_per_batch x K.
+- :func:`vqr1.train.trainer_config.grpo_config` passes params' ``train.grpo`` to TRL's GRPOConfig
+  (params.yaml sets the paper recipe explicitly: TRL 1.x defaults differ, beta 0, loss "dapo", top_k 0).
 - :class:`GroupedGRPOTrainer` is GRPOTrainer with two overrides: the train sampler serves ranking
   groups of ONE dataset (:mod:`vqr1.train.sampler`), and each completion is labelled with its group so
   the reward ranks within it. Nothing else is forked.
-- :func:`peft_config`: LoRA on the language model only (vision tower frozen), or also on the vision
-  blocks (``tuning=lora_vision``); ``tuning=full`` trains every weight (no PEFT).
+- :func:`vqr1.train.trainer_config.peft_config`: LoRA on the language model only (vision tower frozen),
+  or also on the vision blocks (``tuning=lora_vision``); ``tuning=full`` trains every weight (no PEFT).
 - :func:`run` trains with resume from the last complete checkpoint, writes the adapter + processor,
   the model card and (optionally) merged weights, and logs metrics with dvclive.
 
@@ -28,92 +28,18 @@ import torch
 from rich.console import Console
 
 from vqr1 import layout
-from vqr1.config import Params, TrainParams
+from vqr1.config import Params
 from vqr1.fsutil import atomic_path, atomic_write_text
 from vqr1.train import modelcard
 from vqr1.train.rewards import reward_functions
 from vqr1.train.sampler import DatasetGroupedRepeatSampler
+from vqr1.train.trainer_config import grpo_config, peft_config
 
 console = Console(stderr=True)
 FINGERPRINT = "fingerprint.json"
-# Changing these continues the same run rather than starting a new one.
-RESUMABLE_KEYS = {
-    "max_steps",
-    "num_train_epochs",
-    "save_steps",
-    "save_total_limit",
-    "logging_steps",
-    "merge_weights",
-}
-
-
-def use_bf16(train: TrainParams) -> bool:
-    return torch.cuda.is_available() if train.bf16 == "auto" else bool(train.bf16)
-
-
-def grpo_config(params: Params, output_dir: Path, **extra: Any) -> Any:
-    """The GRPOConfig of the paper recipe (SPEC §1), every value that matters set from params; ``extra``
-    sets further GRPOConfig fields (the benchmark's ``generation_kwargs``)."""
-    from trl import GRPOConfig
-
-    t = params.train
-    cuda = torch.cuda.is_available()
-    return GRPOConfig(
-        output_dir=str(output_dir),
-        per_device_train_batch_size=t.images_per_batch * t.num_generations,
-        num_generations=t.num_generations,
-        gradient_accumulation_steps=t.gradient_accumulation_steps,
-        learning_rate=t.learning_rate,
-        beta=t.beta,
-        epsilon=t.epsilon,
-        loss_type=t.loss_type,
-        scale_rewards="group",
-        num_iterations=t.num_iterations,
-        temperature=t.temperature,
-        top_k=t.top_k,
-        top_p=t.top_p,
-        max_completion_length=t.max_completion_length,
-        num_train_epochs=t.num_train_epochs,
-        max_steps=t.max_steps,
-        reward_weights=t.reward_weights,
-        activation_checkpointing=t.gradient_checkpointing,  # transformers 5 name of gradient checkpointing
-        activation_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
-        bf16=use_bf16(t),
-        use_cpu=not cuda,
-        save_strategy="steps",
-        save_steps=t.save_steps,
-        save_total_limit=t.save_total_limit,
-        logging_steps=t.logging_steps,
-        use_vllm=t.use_vllm,
-        vllm_mode=t.vllm_mode,
-        vllm_gpu_memory_utilization=t.vllm_gpu_memory_utilization,
-        seed=params.seed,
-        data_seed=params.seed,
-        report_to="none",  # dvclive is attached as a callback with our own Live (see _dvclive)
-        remove_unused_columns=False,
-        dataloader_num_workers=0,
-        **extra,
-    )
-
-
-def peft_config(train: TrainParams) -> Any | None:
-    """LoRA on the language model's ``target_modules`` (vision tower frozen); with ``lora_vision`` also on the
-    vision blocks' ``vision_target_modules``; None for full fine-tuning."""
-    if train.tuning == "full":
-        return None
-    from peft import LoraConfig
-
-    text = "|".join(train.lora.target_modules)
-    pattern = rf".*language_model\..*\.({text})"
-    if train.tuning == "lora_vision":
-        pattern += rf"|.*visual\.blocks\..*\.({'|'.join(train.lora.vision_target_modules)})"
-    return LoraConfig(
-        r=train.lora.r,
-        lora_alpha=train.lora.alpha,
-        lora_dropout=train.lora.dropout,
-        target_modules=pattern,
-        task_type="CAUSAL_LM",
-    )
+# Changing these continues the same run rather than starting a new one (train.* and train.grpo.*).
+RESUMABLE_KEYS = {"merge_weights"}
+RESUMABLE_GRPO_KEYS = {"max_steps", "num_train_epochs", "save_steps", "save_total_limit", "logging_steps"}
 
 
 def _grpo_trainer_class() -> type:
@@ -193,6 +119,7 @@ def build_trainer(
 def fingerprint(params: Params, data_versions: dict[str, str]) -> dict[str, Any]:
     """What a checkpoint must match to be resumed: the params that shape training, and the data hashes."""
     train = {k: v for k, v in params.train.model_dump().items() if k not in RESUMABLE_KEYS}
+    train["grpo"] = {k: v for k, v in params.train.grpo.items() if k not in RESUMABLE_GRPO_KEYS}
     return {"seed": params.seed, "model": params.model.model_dump(), "train": train, "data": data_versions}
 
 

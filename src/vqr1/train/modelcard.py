@@ -81,7 +81,7 @@ def write(
         f"- base model: `{params.model.base}`",
         f"- weights: `{weights}`; tuning: `{params.train.tuning}`",
         f"- steps trained: {global_step}",
-        f"- rewards: {', '.join(params.train.reward_funcs)} (weights {params.train.reward_weights})",
+        f"- rewards: {', '.join(params.train.reward_funcs)} (weights {params.train.grpo.get('reward_weights', 'all 1')})",
         "",
         "## Data (validated manifests, sha256)",
         "",
