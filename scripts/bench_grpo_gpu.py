@@ -36,6 +36,7 @@ from vqr1.data.synth import make_reference
 from vqr1.data.training_view import training_dataset
 from vqr1.layout import validated_path
 from vqr1.model import tiny
+from vqr1.model.qwen25vl import qwen25vl_config, set_generation_tokens
 from vqr1.train import grpo
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,12 +87,12 @@ def write_images(root: Path, n: int, size: tuple[int, int]) -> None:
 def model_7b_shaped(tokenizer: Any, dtype: torch.dtype, device: str) -> Any:
     from transformers import Qwen2_5_VLForConditionalGeneration
 
-    config = tiny.qwen25vl_config(tokenizer, QWEN25_VL_7B_TEXT, QWEN25_VL_7B_VISION)
+    config = qwen25vl_config(tokenizer, QWEN25_VL_7B_TEXT, QWEN25_VL_7B_VISION)
     with torch.device(device):
         model = Qwen2_5_VLForConditionalGeneration._from_config(
             config, dtype=dtype, attn_implementation="sdpa"
         )
-    tiny.set_generation_tokens(model)
+    set_generation_tokens(model)
     return model
 
 

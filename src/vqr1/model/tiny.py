@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from vqr1.fsutil import atomic_dir
+from vqr1.model.qwen25vl import qwen25vl_config, set_generation_tokens
 from vqr1.prompts import conversation, question
 
 # The Qwen2.5-VL chat template (as shipped with Qwen/Qwen2.5-VL-7B-Instruct).
@@ -145,38 +146,6 @@ TINY_VISION = {
     "window_size": 112,
     "fullatt_block_indexes": [1],
 }
-
-
-def qwen25vl_config(tokenizer, text: dict, vision: dict):
-    """A Qwen2.5-VL config of the given tower shapes whose special-token ids match ``tokenizer``.
-
-    Shared by the tiny model and the 7B-shaped GPU benchmark so both wire the chat/vision tokens the same way.
-    ``text`` may set ``vocab_size`` (the benchmark uses the 7B one); otherwise it is the tokenizer's size.
-    """
-    from transformers import Qwen2_5_VLConfig
-
-    ids = tokenizer.convert_tokens_to_ids
-    text = {
-        "vocab_size": len(tokenizer),
-        **text,
-        "bos_token_id": ids("<|endoftext|>"),
-        "eos_token_id": ids("<|im_end|>"),
-        "pad_token_id": ids("<|endoftext|>"),
-    }
-    return Qwen2_5_VLConfig(
-        text_config=text,
-        vision_config=vision,
-        image_token_id=ids("<|image_pad|>"),
-        video_token_id=ids("<|video_pad|>"),
-        vision_start_token_id=ids("<|vision_start|>"),
-        vision_end_token_id=ids("<|vision_end|>"),
-    )
-
-
-def set_generation_tokens(model) -> None:
-    """Generation stops at ``<|im_end|>`` and pads with ``<|endoftext|>``, as the config says."""
-    model.generation_config.eos_token_id = model.config.text_config.eos_token_id
-    model.generation_config.pad_token_id = model.config.text_config.pad_token_id
 
 
 def build(
