@@ -1,7 +1,7 @@
 """The ``pipeline`` flow: the DVC stages in order, the data gate, metrics artifacts, push to S3.
 
-download (retried) -> normalize -> validate (gate: a failure stops the flow before training and is
-attached as a markdown artifact) -> train -> evaluate -> metrics/report artifacts -> storage:
+sources -> download (its HTTP layer retries) -> normalize -> validate (gate: a failure stops the flow
+before training and is attached as a markdown artifact) -> train -> evaluate -> metrics/report artifacts -> storage:
 ``dvc push`` to the default remote and the run's files under ``runs/<run-id>/`` with a manifest.
 One run per workspace at a time (a second is refused). ``run_pipeline`` is what ``make demo`` calls.
 
@@ -41,6 +41,7 @@ def pipeline(
     ws = Path(workspace).resolve()
     run_id = run_id or artifacts.new_run_id()
     with tasks.pipeline_lock(ws):
+        tasks.repro(str(ws), "sources", echo=echo)  # what each download would read (env overrides too)
         tasks.repro_download(str(ws), "download", force=refresh_data, echo=echo)
         tasks.repro(str(ws), "normalize", echo=echo)
         tasks.validate(str(ws), echo=echo)

@@ -34,7 +34,7 @@ from vqr1.errors import GateFailed, Vqr1Error
 from vqr1.storage import artifacts, dvc_remote, s3, seaweed
 from vqr1.workspace import dvc_bin
 
-STAGES = ("download", "normalize", "validate", "train", "evaluate")
+STAGES = ("sources", "download", "normalize", "validate", "train", "evaluate")
 GATE_SUMMARY = layout.GATE_REPORT_DIR / "summary.json"
 METRICS = layout.EVAL_DIR / "metrics.json"
 LOCK_FILE = Path(".dvc/tmp/vqr1-pipeline.lock")  # .dvc/tmp is git-ignored by DVC

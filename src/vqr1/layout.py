@@ -11,6 +11,7 @@ from pathlib import Path
 
 from vqr1.config import Params, TrainParams
 
+SOURCES_DIR = Path("data/sources")  # data/sources/<dataset>.json: the sources stage's output
 RAW_DIR = Path("data/raw")  # data/raw/<dataset>/: the download stage's output
 ARCHIVES_DIR = Path("data/archives")  # data/archives/<dataset>/: downloaded archives (not a stage output)
 MANIFESTS_DIR = Path("data/manifests")  # data/manifests/<dataset>.parquet: the normalize stage's output

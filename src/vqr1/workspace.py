@@ -3,12 +3,15 @@
 The repo root is the paper workspace (`dvc repro` there runs params.yaml as committed). The demo
 and the tests run the very same dvc.yaml in a separate folder whose params.yaml is params.yaml with
 an overlay deep-merged over it (configs/demo.yaml), so no committed file is ever edited and the
-demo's data, models and dvc.lock never mix with the paper run's.
+demo's data, models and dvc.lock never mix with the paper run's. The stages' code dependencies
+(``src/...``, ``configs/...`` in dvc.yaml) are rewritten to point from the workspace at the checkout, so
+editing the code marks the workspace's stages too.
 """
 
 from __future__ import annotations
 
-import shutil
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +22,9 @@ from vqr1.config import deep_merge, load_params, read_yaml
 from vqr1.errors import ConfigError
 from vqr1.fsutil import atomic_write_text
 
-WORKSPACE_FILES = ("dvc.yaml",)
+CODE_DEPS = re.compile(
+    r"^(\s*- )((?:src|configs)/)", re.MULTILINE
+)  # dvc.yaml list items naming checkout files
 
 
 def repo_root(start: Path | None = None) -> Path:
@@ -45,8 +50,11 @@ def init(dest: Path, overlays: list[Path], source: Path | None = None) -> Path:
     merged = read_yaml(source / "params.yaml")
     for overlay in overlays:
         merged = deep_merge(merged, read_yaml(overlay if overlay.is_absolute() else source / overlay))
-    for name in WORKSPACE_FILES:
-        shutil.copy2(source / name, dest / name)
+    checkout = Path(os.path.relpath(source, dest)).as_posix()
+    pipeline = (source / "dvc.yaml").read_text(encoding="utf-8")
+    if checkout != ".":
+        pipeline = CODE_DEPS.sub(rf"\g<1>{checkout}/\g<2>", pipeline)
+    atomic_write_text(dest / "dvc.yaml", pipeline)
     atomic_write_text(dest / "params.yaml", yaml.safe_dump(merged, sort_keys=False))
     load_params(dest / "params.yaml")  # validate the merged profile now, not at stage 3
     if not (dest / ".dvc").is_dir():

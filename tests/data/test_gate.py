@@ -40,7 +40,9 @@ def test_clean_set_passes(passed_ws: Path) -> None:
     assert (passed_ws / "reports/gate/index.html").is_file()
     assert list((passed_ws / "reports/gate/validations").rglob("*.html")), "GX Data Docs page per validation"
     validated = pd.read_parquet(passed_ws / "data/validated/synthetic.parquet")
-    assert list(validated.columns) == [*normalize.MANIFEST_COLUMNS, "width", "height"]
+    assert list(validated.columns) == [*normalize.MANIFEST_COLUMNS, "width", "height", "sha256"]
+    first = passed_ws / validated["image"][0]
+    assert validated["sha256"][0] == hashlib.sha256(first.read_bytes()).hexdigest()
     assert (validated["width"] == 128).all() and (validated["height"] == 96).all()
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 import yaml
@@ -33,7 +34,7 @@ from urllib3.util.retry import Retry
 from vqr1 import layout
 from vqr1.config import DataParams, DownloadParams
 from vqr1.data import archive, catalogue, labels
-from vqr1.errors import DataError, shorten
+from vqr1.errors import ConfigError, DataError, shorten
 from vqr1.fsutil import atomic_dir, atomic_write_text, sha256_file
 
 LOCK_FILE = "datasets.lock.yaml"
@@ -227,7 +228,7 @@ def _local_files(root: Path, plan: catalogue.Plan, data: DataParams, progress: b
     for item in plan.archives:
         limit = catalogue.download_limit(entry, item, data)
         if item.local is not None:
-            path = Path(item.local) if Path(item.local).is_absolute() else root / item.local
+            path = local_path(root, item)
             if not path.is_file():
                 raise DataError(f"{name}: local archive {path} not found (data.sources.{name})")
             if path.stat().st_size > limit:
@@ -259,6 +260,39 @@ def check_contents(folder: Path, entry: catalogue.Dataset, data: DataParams) -> 
         return
     if not any(p.suffix.lower() in layout.IMAGE_SUFFIXES for p in folder.rglob("*")):
         raise DataError(f"{entry.name}: the downloaded files hold no image; they are not {entry.title}")
+
+
+def local_path(root: Path, item: catalogue.Archive) -> Path:
+    """Where a piece given as a local archive is (relative paths are to the workspace root)."""
+    assert item.local is not None
+    return Path(item.local) if Path(item.local).is_absolute() else Path(root) / item.local
+
+
+def source_record(name: str, root: Path, data: DataParams) -> dict[str, Any]:
+    """What the download of ``name`` would read, as DVC can compare it: each piece's URL and expected
+    sha256, or its local file's path, size and modification time; the generated set's spec; or why
+    the source cannot be resolved (the download stage then stops with that message)."""
+    try:
+        plan = catalogue.plan(name, data)
+    except ConfigError as exc:
+        return {"dataset": name, "unresolved": str(exc)}
+    if plan.generate:
+        return {"dataset": name, "generated": data.synthetic.model_dump()}
+    pieces = []
+    for item in plan.archives:
+        piece: dict[str, Any] = {"part": item.part, "file": item.filename, "sha256": item.sha256}
+        if item.local is None:
+            piece["url"] = item.url
+        else:
+            path = local_path(root, item)
+            found = path.stat() if path.is_file() else None
+            piece["local"] = {
+                "path": str(path.resolve()),
+                "size": found.st_size if found else None,
+                "mtime_ns": found.st_mtime_ns if found else None,
+            }
+        pieces.append(piece)
+    return {"dataset": name, "pieces": pieces}
 
 
 def fetch(name: str, root: Path, data: DataParams, progress: bool = True) -> Path:

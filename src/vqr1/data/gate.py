@@ -4,7 +4,9 @@ Image checks (exists, decodes, size, decompression bomb) run in parallel threads
 while decoding) and become columns of the frame that GX validates, so every problem, tabular or
 pixel, lands in one GX result and one report. The gate writes ``reports/gate/`` (GX Data Docs HTML +
 ``summary.json`` listing each failed expectation with examples) and, only when every dataset passes,
-``data/validated/<dataset>.parquet`` (manifest + width, height). On failure it raises GateFailed and
+``data/validated/<dataset>.parquet`` (manifest + width, height, sha256 of the file). The per-image sha256
+makes the validated manifest change whenever an image's bytes do (same name and size included), so DVC
+reruns train and evaluate, which depend on data/validated and read those pixels. On failure it raises GateFailed and
 leaves ``data/validated`` as it was, so `dvc repro` stops before training.
 """
 
@@ -27,9 +29,9 @@ from vqr1.data import catalogue
 from vqr1.data.normalize import MANIFEST_COLUMNS
 from vqr1.data.splits import SPLITS, required_splits
 from vqr1.errors import DataError, GateFailed
-from vqr1.fsutil import atomic_dir
+from vqr1.fsutil import atomic_dir, sha256_file
 
-CHECK_COLUMNS = ["file_exists", "decodes", "width", "height", "image_error", "ref_splits"]
+CHECK_COLUMNS = ["file_exists", "decodes", "width", "height", "image_error", "sha256", "ref_splits"]
 MAX_EXAMPLES = 5
 
 
@@ -65,12 +67,17 @@ def inspect_image(path: Path, gate: GateParams) -> tuple[bool, bool | None, int 
     return True, True, width, height, ""
 
 
+def _inspect_and_digest(path: Path, gate: GateParams) -> tuple[object, ...]:
+    checked = inspect_image(path, gate)
+    return (*checked, sha256_file(path) if checked[0] else None)
+
+
 def inspect_images(root: Path, images: pd.Series, gate: GateParams) -> pd.DataFrame:
-    """Image check columns for every row, checked in ``gate.workers`` threads."""
+    """Image check columns (and each file's sha256) for every row, checked in ``gate.workers`` threads."""
     paths = [Path(root) / p for p in images]
     with ThreadPoolExecutor(max_workers=max(1, gate.workers)) as pool:
-        rows = list(pool.map(lambda p: inspect_image(p, gate), paths))
-    checks = pd.DataFrame(rows, columns=CHECK_COLUMNS[:5], index=images.index)
+        rows = list(pool.map(lambda p: _inspect_and_digest(p, gate), paths))
+    checks = pd.DataFrame(rows, columns=CHECK_COLUMNS[:6], index=images.index)
     for col in ("width", "height"):
         checks[col] = checks[col].astype("Int64")
     return checks
@@ -79,7 +86,7 @@ def inspect_images(root: Path, images: pd.Series, gate: GateParams) -> pd.DataFr
 def _with_checks(root: Path, manifest: pd.DataFrame, gate: GateParams) -> pd.DataFrame:
     frame = manifest.copy()
     images = frame["image"] if "image" in frame else pd.Series([""] * len(frame), index=frame.index)
-    frame[CHECK_COLUMNS[:5]] = inspect_images(root, images.astype(str), gate)
+    frame[CHECK_COLUMNS[:6]] = inspect_images(root, images.astype(str), gate)
     if {"ref_id", "split"} <= set(frame.columns):
         splits_per_ref = frame.groupby("ref_id", dropna=True)["split"].transform("nunique")
         frame["ref_splits"] = splits_per_ref.fillna(1).astype(int)
@@ -295,7 +302,7 @@ def run(root: Path, data: DataParams) -> dict[str, Any]:
         raise GateFailed(_message(failed, root / layout.GATE_REPORT_DIR / "summary.json"))
     with atomic_dir(root / layout.VALIDATED_DIR) as tmp:
         for r in results:
-            out = r.frame[[*MANIFEST_COLUMNS, "width", "height"]].copy()
+            out = r.frame[[*MANIFEST_COLUMNS, "width", "height", "sha256"]].copy()
             out[["width", "height"]] = out[["width", "height"]].astype("int64")
             out.to_parquet(tmp / f"{r.name}.parquet", index=False)
     return summary
