@@ -115,6 +115,7 @@ def test_an_overloaded_mirror_is_retried_by_the_http_layer(
 
 @flow(name="download-dead-mirror")
 def _download_flow(workspace: str) -> None:
+    tasks.repro(workspace, "sources", echo=False)  # as the pipeline flow does
     tasks.repro_download(workspace, "download", echo=False)
 
 
