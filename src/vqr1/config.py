@@ -167,6 +167,8 @@ class TrainParams(_Strict):
     run_name: str = "run"
     reward_funcs: list[str] = Field(default_factory=lambda: ["fidelity", "format"])
     unparsable: Literal["skip", "paper"] = "skip"
+    # (lo, hi): parsed scores clipped to the MOS scale inside the ranking reward; null = no clip (reference)
+    score_clip: tuple[float, float] | None = None
     # B images per device per step; GRPOConfig's per_device_train_batch_size is B x num_generations completions
     images_per_batch: int = 8
     # accelerate config (single_gpu, multi_gpu_ddp, deepspeed_zero2/3 under configs/accelerate/); "" = in-process
@@ -188,6 +190,10 @@ class TrainParams(_Strict):
             raise ValueError("train.reward_funcs and train.grpo.reward_weights must have the same length")
         if self.images_per_batch < 2:
             raise ValueError("train.images_per_batch must be >= 2: the ranking reward compares images")
+        if self.score_clip is not None and not self.score_clip[0] < self.score_clip[1]:
+            raise ValueError(
+                f"train.score_clip must be [low, high] with low < high, got {list(self.score_clip)}"
+            )
         return self
 
 

@@ -109,3 +109,11 @@ def test_released_profile_evaluates_the_authors_checkpoint_without_training() ->
     assert params.data.train_datasets == [] and params.data.datasets == params.data.eval_datasets
     assert sorted(params.data.eval_datasets) == sorted(load_params(REPO / "params.yaml").data.eval_datasets)
     assert params.evaluate.max_pixels is None and params.data.labels == "reference"
+
+
+def test_score_clip_is_off_in_the_paper_recipe_and_must_be_an_interval(tmp_path: Path) -> None:
+    assert load_params(REPO / "params.yaml").train.score_clip is None
+    clip = load_params(REPO / "params.yaml", [_overlay(tmp_path, "train: {score_clip: [1, 5]}")])
+    assert clip.train.score_clip == (1.0, 5.0)
+    with pytest.raises(ConfigError, match="score_clip"):
+        load_params(REPO / "params.yaml", [_overlay(tmp_path, "train: {score_clip: [5, 1]}")])

@@ -200,7 +200,8 @@ def test_conversational_completions_and_metrics() -> None:
         log_metric=logged.__setitem__,
     )
     assert got[3] == 0.0 and min(got[:3]) > 0.5
-    assert logged == {"parse_failure_rate": 0.25}
+    # image a: std of (4, 3); image b has a single parsed score, so no spread
+    assert logged == pytest.approx({"parse_failure_rate": 0.25, "score_std": math.sqrt(0.5)})
 
 
 def test_format_reward() -> None:
@@ -276,3 +277,25 @@ def test_any_text_gives_finite_rewards_in_range(
         assert got.shape == (n,)
         assert np.isfinite(got).all(), fn.__name__
         assert (got >= 0).all() and (got <= RANGES[fn.__name__] + 1e-12).all(), (fn.__name__, got)
+
+
+def test_score_clip_takes_absurd_answers_to_the_scale_end() -> None:
+    # One answer of 10^4 inflates var(0), so every p_k(i, j) of the call drifts towards 1/2; clipped to
+    # [1, 5] it counts exactly as an answer of 5 would.
+    scores = [[4.0, 10_000.0], [2.0, 1.0], [3.0, 2.5]]
+    mos = [4.0, 1.5, 3.0]
+    clipped = call("fidelity", scores, mos, score_clip=(1.0, 5.0))
+    np.testing.assert_allclose(clipped, hand_fidelity([[4.0, 5.0], [2.0, 1.0], [3.0, 2.5]], mos), atol=1e-12)
+    raw = call("fidelity", scores, mos)
+    np.testing.assert_allclose(raw, hand_fidelity(scores, mos), atol=1e-12)
+    # the well-ranked answers of image 1 lose part of their margin without the clip
+    assert sum(clipped[2:4]) > sum(raw[2:4]) + 0.1
+
+
+def test_score_spread_is_the_mean_per_image_std() -> None:
+    from vqr1.train.rewards import score_batch, score_spread
+
+    texts = [f"<answer>{s}</answer>" for s in (1.0, 3.0, 2.0, 2.0, 5.0)] + ["none"]
+    batch = score_batch(texts, ["a", "a", "b", "b", "c", "c"], [1.0] * 6)
+    # a: std of (1, 3) = sqrt(2); b: 0; c has one parsed score and no std
+    assert score_spread(batch) == pytest.approx((math.sqrt(2) + 0.0) / 2, abs=1e-12)

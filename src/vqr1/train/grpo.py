@@ -107,7 +107,9 @@ def build_trainer(
     trainer_cls = _grpo_trainer_class()
     return trainer_cls(
         model=load_policy(params) if model is None else model,
-        reward_funcs=reward_functions(params.train.reward_funcs, params.train.unparsable, params.seed),
+        reward_funcs=reward_functions(
+            params.train.reward_funcs, params.train.unparsable, params.seed, params.train.score_clip
+        ),
         args=grpo_config(params, output_dir, **extra_args),
         train_dataset=dataset,
         processing_class=processor,

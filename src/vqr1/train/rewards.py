@@ -24,6 +24,9 @@ the partners that remain (B-1 normally).
 
 Parsed scores are clipped to +-1e6 before any arithmetic so that absurd answers ("1e308"-sized
 integers) cannot overflow to inf/nan; for scores anywhere near the 1-5 scale this changes nothing.
+``score_clip=(lo, hi)`` (``train.score_clip``) clips them further to the MOS scale: one answer of 10^4
+otherwise inflates var(i), and every p_k(i, j) of the call drifts to 0.5, flattening the rewards of the
+whole group. The reference does not clip, so the paper recipe leaves it off.
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ def score_batch(
     unparsable: str = "skip",
     rng: np.random.Generator | None = None,
     ranking_group: Sequence[Any] | None = None,
+    score_clip: tuple[float, float] | None = None,
 ) -> ScoredBatch:
     """Parse every completion and group the call by (``image_id``, ``ranking_group``)."""
     n = len(completions)
@@ -103,7 +107,7 @@ def score_batch(
         scores[missing] = fallback
     elif unparsable != "skip":
         raise ConfigError(f"train.unparsable must be 'skip' or 'paper', got {unparsable!r}")
-    scores = np.clip(scores, -SCORE_CLIP, SCORE_CLIP)
+    scores = np.clip(scores, *(score_clip or (-SCORE_CLIP, SCORE_CLIP)))
     groups = (
         np.full(n, "") if ranking_group is None else np.asarray([str(g) for g in ranking_group], dtype=str)
     )
@@ -237,8 +241,19 @@ def format_reward(completions: Sequence[Any], **_: Any) -> list[float]:
     return [1.0 if has_format(completion_text(c)) else 0.0 for c in completions]
 
 
-def _ranking_reward(name: str, unparsable: str, rng: np.random.Generator) -> RewardFunc:
-    """Wrap an array reward as a TRL reward function that also logs the call's parse-failure rate."""
+def score_spread(batch: ScoredBatch) -> float:
+    """Mean over images of the std of their parsed scores (the seed's Figure 3 quantity): how far the
+    policy still explores; NaN when no image has two parsed scores."""
+    count, _, var = image_stats(batch)
+    spread = np.sqrt(var[count > 1])
+    return float(spread.mean()) if spread.size else float("nan")
+
+
+def _ranking_reward(
+    name: str, unparsable: str, rng: np.random.Generator, score_clip: tuple[float, float] | None
+) -> RewardFunc:
+    """Wrap an array reward as a TRL reward function that also logs the call's parse-failure rate and the
+    spread of the sampled scores."""
     score = RANKING_REWARDS[name]
 
     def reward(
@@ -250,9 +265,10 @@ def _ranking_reward(name: str, unparsable: str, rng: np.random.Generator) -> Rew
         log_metric: Callable[[str, float], None] | None = None,
         **_: Any,
     ) -> list[float]:
-        batch = score_batch(completions, image_id, mos, dataset, unparsable, rng, ranking_group)
+        batch = score_batch(completions, image_id, mos, dataset, unparsable, rng, ranking_group, score_clip)
         if log_metric is not None:
             log_metric("parse_failure_rate", batch.unparsable / max(len(completions), 1))
+            log_metric("score_std", score_spread(batch))
         return score(batch).tolist()
 
     reward.__name__ = name
@@ -260,7 +276,12 @@ def _ranking_reward(name: str, unparsable: str, rng: np.random.Generator) -> Rew
     return reward
 
 
-def reward_functions(names: Sequence[str], unparsable: str = "skip", seed: int = 42) -> list[RewardFunc]:
+def reward_functions(
+    names: Sequence[str],
+    unparsable: str = "skip",
+    seed: int = 42,
+    score_clip: tuple[float, float] | None = None,
+) -> list[RewardFunc]:
     """The TRL reward functions named in ``train.reward_funcs`` (their ``__name__`` labels the logs)."""
     unknown = [n for n in names if n not in REWARD_NAMES]
     if unknown:
@@ -268,7 +289,9 @@ def reward_functions(names: Sequence[str], unparsable: str = "skip", seed: int =
             f"train.reward_funcs: unknown reward(s) {unknown}; choose from {list(REWARD_NAMES)}"
         )
     rng = np.random.default_rng(seed)
-    return [format_reward if n == "format" else _ranking_reward(n, unparsable, rng) for n in names]
+    return [
+        format_reward if n == "format" else _ranking_reward(n, unparsable, rng, score_clip) for n in names
+    ]
 
 
 format_reward.__name__ = "format"  # TRL labels its logs with __name__: rewards/format/mean
