@@ -20,6 +20,7 @@ from rich.table import Table
 
 from flows import tasks
 from vqr1 import layout
+from vqr1 import workspace as vqr1_workspace
 from vqr1.storage import artifacts, s3
 
 PREFECT_UI_HINT = (
@@ -38,13 +39,10 @@ def pipeline(
     echo: bool = True,
 ) -> dict[str, Any]:
     """Run every stage of dvc.yaml in ``workspace`` and publish the results; returns a summary."""
-    ws = Path(workspace).resolve()
+    ws = vqr1_workspace.check(workspace)
     run_id = run_id or artifacts.new_run_id()
     with tasks.pipeline_lock(ws):
-        tasks.repro(str(ws), "sources", echo=echo)  # what each download would read (env overrides too)
-        tasks.repro_download(str(ws), "download", force=refresh_data, echo=echo)
-        tasks.repro(str(ws), "normalize", echo=echo)
-        tasks.validate(str(ws), echo=echo)
+        prepare_data(ws, refresh_data, echo)
         tasks.repro(str(ws), "train", echo=echo)
         tasks.repro(str(ws), "evaluate", echo=echo)
         metrics = tasks.publish_metrics(str(ws))
@@ -54,6 +52,14 @@ def pipeline(
             stored["dvc_remote"] = tasks.dvc_push(str(ws), storage_dir)
             stored.update(tasks.upload_run(str(ws), storage_dir, run_id))
     return summary(ws, run_id, metrics, stored)
+
+
+def prepare_data(ws: Path, refresh_data: bool = False, echo: bool = True) -> None:
+    """The data stages in order: sources, download (forced with ``refresh_data``), normalize, the gate."""
+    tasks.repro(str(ws), "sources", echo=echo)  # what each download would read (env overrides too)
+    tasks.repro_download(str(ws), "download", force=refresh_data, echo=echo)
+    tasks.repro(str(ws), "normalize", echo=echo)
+    tasks.validate(str(ws), echo=echo)
 
 
 def summary(ws: Path, run_id: str, metrics: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:

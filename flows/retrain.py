@@ -1,13 +1,19 @@
-"""The ``retrain`` flow: refresh the data, run the pipeline, then champion/challenger promotion.
+"""The ``retrain`` flow: bring the data up to date, retrain only if it changed, then champion/challenger.
 
-The challenger is the run the pipeline just uploaded. It is compared with the champion's recorded
-metrics under params ``promotion:`` (mean SRCC must improve by at least ``min_srcc_gain``; no dataset
-may drop by more than ``max_dataset_drop``); ``registry/champion.json`` moves only on promotion.
-The decision and the comparison table become Prefect artifacts and ``registry/decisions/<run>.json``.
+1. The data stages run (sources, download, normalize, the gate): DVC redoes only what changed, and the
+   ``sources`` stage sees new archives, mirrors and environment overrides.
+2. The workspace's data version (``data/validated`` as dvc.lock hashes it: labels, splits and every
+   image's sha256) is compared with the one the champion was trained on (its run manifest's
+   ``data_versions``). Unchanged: nothing is trained, the decision says why. ``force`` retrains anyway
+   (a new training config, a new base model).
+3. Otherwise the pipeline trains, evaluates and uploads the challenger, which is compared with the
+   champion's recorded metrics under params ``promotion:``; ``registry/champion.json`` moves only on
+   promotion. The decision and the comparison table become Prefect artifacts and
+   ``registry/decisions/<run>.json``.
 
-Scheduled: the ``weekly-retrain`` deployment in prefect.yaml (cron, process work pool), or
-``python -m flows.retrain serve [workspace]`` (a long-running ``flow.serve`` with the same cron).
-Once: ``python -m flows.retrain run [workspace]``.
+Scheduled: the ``scheduled-retrain`` deployment in prefect.yaml (cron, process work pool, the workspace
+from ``VQR1_WORKSPACE`` at deploy time), or ``python -m flows.retrain serve WORKSPACE`` (``flow.serve``
+with the same cron, no work pool). Once: ``python -m flows.retrain run WORKSPACE``. See docs/orchestration.md.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows import tasks
-from flows.pipeline import pipeline
+from flows.pipeline import pipeline, prepare_data
+from vqr1 import workspace as vqr1_workspace
 from vqr1.config import load_params
 from vqr1.storage import registry, s3
 
@@ -43,27 +50,48 @@ def compare_and_promote(
     return asdict(decision)
 
 
+def data_unchanged(workspace: str, storage_dir: str | None) -> str | None:
+    """Why retraining is pointless (the champion was trained on this very data), or None."""
+    current = tasks.data_version(workspace)
+    tasks.storage_ready(workspace, storage_dir)
+    champion_run, trained_on = tasks.champion_data_version(workspace, storage_dir)
+    if champion_run is None or current is None or current != trained_on:
+        return None
+    return f"data unchanged since the champion {champion_run} was trained ({registry.DATA_VERSION} {current})"
+
+
 @flow(name="retrain", log_prints=True)
 def retrain(
-    workspace: str = "build/demo",
+    workspace: str,
     storage_dir: str | None = None,
-    refresh_data: bool = True,
+    refresh_data: bool = False,
+    force: bool = False,
     echo: bool = True,
 ) -> dict[str, Any]:
-    """Refresh data, run the pipeline (uploads the challenger), compare with the champion, decide."""
-    ws = str(Path(workspace).resolve())
-    result = pipeline(ws, storage_dir=storage_dir, push=True, refresh_data=refresh_data, echo=echo)
+    """Update the data; unless it is what the champion was trained on (or ``force``), train, evaluate,
+    upload the challenger and compare it with the champion."""
+    ws = str(vqr1_workspace.check(workspace))
+    with tasks.pipeline_lock(Path(ws)):
+        prepare_data(Path(ws), refresh_data, echo)
+    unchanged = None if force else data_unchanged(ws, storage_dir)
+    if unchanged is not None:
+        reason = f"{unchanged}: not retrained (force=true retrains anyway)"
+        create_markdown_artifact(
+            f"## Retrain skipped\n\n{reason}\n", key="retrain-decision", description=reason
+        )
+        print(reason)
+        return {"workspace": ws, "retrained": False, "decision": {"promote": False, "reason": reason}}
+    result = pipeline(ws, storage_dir=storage_dir, push=True, echo=echo)
     decision = compare_and_promote(ws, storage_dir, result["run_id"], result["metrics"])
     print(("PROMOTED " if decision["promote"] else "kept the champion; ") + decision["reason"])
-    return {**result, "decision": decision}
+    return {**result, "retrained": True, "decision": decision}
 
 
 if __name__ == "__main__":
-    command, *rest = sys.argv[1:] or ["run"]
-    target = rest[0] if rest else "build/demo"
+    if len(sys.argv) != 3 or sys.argv[1] not in ("run", "serve"):
+        sys.exit("usage: python -m flows.retrain run|serve WORKSPACE")
+    command, target = sys.argv[1], str(Path(sys.argv[2]).resolve())
     if command == "serve":
-        retrain.serve(name="weekly-retrain", cron=CRON, parameters={"workspace": str(Path(target).resolve())})
-    elif command == "run":
-        print(retrain(target)["decision"])
+        retrain.serve(name="scheduled-retrain", cron=CRON, parameters={"workspace": target})
     else:
-        sys.exit("usage: python -m flows.retrain [run|serve] [WORKSPACE]")
+        print(retrain(target)["decision"])

@@ -31,7 +31,7 @@ from prefect.logging import get_run_logger
 from vqr1 import layout
 from vqr1.config import Params, load_params
 from vqr1.errors import GateFailed, Vqr1Error
-from vqr1.storage import artifacts, dvc_remote, s3, seaweed
+from vqr1.storage import artifacts, dvc_remote, registry, s3, seaweed
 from vqr1.workspace import dvc_bin
 
 STAGES = ("sources", "download", "normalize", "validate", "train", "evaluate")
@@ -205,6 +205,23 @@ def storage_ready(workspace: str, storage_dir: str | None) -> None:
         seaweed.up(folder, [params.storage.bucket])
     settings = storage_settings(params, folder)
     s3.ensure_bucket(s3.client(settings), settings)
+
+
+@task(name="data-version")
+def data_version(workspace: str) -> str | None:
+    """The workspace's data version (registry.DATA_VERSION, as dvc.lock records it after the gate)."""
+    return registry.data_version(artifacts.data_versions(Path(workspace)))
+
+
+@task(name="champion-data-version", **STORAGE_RETRIES)
+def champion_data_version(workspace: str, storage_dir: str | None) -> tuple[str | None, str | None]:
+    """(champion run id, the data version it was trained on), or (None, None) with no champion yet."""
+    params = load_params(Path(workspace) / "params.yaml")
+    settings = storage_settings(params, Path(storage_dir) if storage_dir else None)
+    champion, _ = registry.read_champion(s3.client(settings), settings)
+    if champion is None:
+        return None, None
+    return champion["run_id"], registry.data_version(champion.get("data_versions") or {})
 
 
 @task(name="dvc-push", **STORAGE_RETRIES)

@@ -29,6 +29,25 @@ app.add_typer(storage_app, name="storage")
 register_score(app)  # `vqr1 score PATH...` at the top level
 
 
+workspace_app = typer.Typer(
+    no_args_is_help=True, help="Workspaces: this checkout's dvc.yaml with a params profile."
+)
+app.add_typer(workspace_app, name="workspace")
+
+
+@workspace_app.command("init")
+def workspace_init(
+    dest: Path,
+    overlay: list[Path] = typer.Option(
+        [], help="YAML deep-merged over params.yaml, in order (e.g. configs/demo.yaml)"
+    ),
+) -> None:
+    """Create or refresh a workspace at DEST (dvc.yaml, merged params.yaml, DVC initialised)."""
+    from vqr1 import workspace
+
+    typer.echo(f"workspace ready: {workspace.init(dest, overlay)}")
+
+
 @app.command("demo")
 def demo(workdir: Path = Path("build/demo"), keep_storage: bool = False) -> None:
     """Run the main job end to end on the CPU, offline (what `make demo` runs)."""

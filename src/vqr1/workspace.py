@@ -36,6 +36,26 @@ def repo_root(start: Path | None = None) -> Path:
     raise ConfigError(f"{here}: no dvc.yaml + params.yaml here or above; run from the vqr1 checkout")
 
 
+def check(path: Path | str) -> Path:
+    """The absolute workspace at ``path``: a folder holding dvc.yaml and params.yaml, else a ConfigError.
+
+    An empty path is refused rather than read as the current folder (a deployment whose VQR1_WORKSPACE
+    was unset at deploy time gets ""; the worker's current folder is the checkout, the paper profile).
+    """
+    if not str(path).strip():
+        raise ConfigError(
+            "no workspace given (an empty path): pass the workspace folder; for the prefect.yaml "
+            "deployments, set VQR1_WORKSPACE when running `prefect deploy`"
+        )
+    folder = Path(path).expanduser().resolve()
+    if not ((folder / "dvc.yaml").is_file() and (folder / "params.yaml").is_file()):
+        raise ConfigError(
+            f"{path!s}: not a vqr1 workspace (no dvc.yaml and params.yaml there); use the checkout (the paper "
+            "profile) or make one with `vqr1 workspace init DEST --overlay PROFILE.yaml`"
+        )
+    return folder
+
+
 def dvc_bin() -> str:
     """The dvc executable of this interpreter's environment (so stages run with the same packages)."""
     candidate = Path(sys.executable).with_name("dvc")

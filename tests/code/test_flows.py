@@ -73,11 +73,16 @@ def test_retrain_promotes_first_and_keeps_the_champion_against_a_worse_config(
     table = Artifact.get("eval-metrics")
     assert table is not None and "synthetic" in str(table.data)
 
-    # A deliberately worse configuration: two new tokens cannot hold an answer, so nothing parses.
+    # Nothing changed in the data since the champion was trained: no training, no new run.
+    idle = retrain(str(ws), storage_dir=storage, echo=False)
+    assert idle["retrained"] is False and "data unchanged since the champion" in idle["decision"]["reason"]
+    assert artifacts.list_runs(client, settings) == [first["run_id"]]
+
+    # A deliberately worse configuration, same data (force): two new tokens cannot hold an answer.
     params = yaml.safe_load((ws / "params.yaml").read_text())
     params["evaluate"]["max_new_tokens"] = 2
     (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    second = retrain(str(ws), storage_dir=storage, refresh_data=False, echo=False)
+    second = retrain(str(ws), storage_dir=storage, refresh_data=False, force=True, echo=False)
     assert second["decision"]["promote"] is False, second["decision"]
     assert second["decision"]["champion_run"] == first["run_id"]
     assert registry.read_champion(client, settings) == (champion, etag)
@@ -97,3 +102,6 @@ def test_prefect_yaml_deployments_point_at_the_flows() -> None:
         assert set(entry["parameters"]) <= set(loaded.parameters.properties)
     (schedule,) = deployments["weekly-retrain"]["schedules"]
     assert schedule["cron"] == CRON and CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
+    for entry in deployments.values():  # a real workspace, chosen at deploy time; never the demo
+        assert entry["parameters"]["workspace"] == "{{ $VQR1_WORKSPACE }}"
+        assert entry["work_pool"]["name"] == "vqr1-process"

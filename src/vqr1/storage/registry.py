@@ -30,6 +30,9 @@ from vqr1.storage import artifacts, s3
 
 CHAMPION_KEY = "registry/champion.json"
 DECISIONS_PREFIX = "registry/decisions"
+# The data a model was trained and evaluated on, as DVC hashes it: the validated manifests, which hold
+# the labels, the splits and every image's sha256. A scheduled retrain runs only when it changed.
+DATA_VERSION = "data/validated"
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,11 @@ def decide(
         f"{rules.max_dataset_drop}",
         rows,
     )
+
+
+def data_version(data_versions: dict[str, str]) -> str | None:
+    """The DATA_VERSION entry of a run's data versions (artifacts.data_versions), None when absent."""
+    return data_versions.get(DATA_VERSION)
 
 
 def read_champion(client: BaseClient, settings: s3.S3Settings) -> tuple[dict[str, Any] | None, str | None]:
