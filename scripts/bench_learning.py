@@ -51,7 +51,9 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=80)
     parser.add_argument("--window", type=int, default=20)
-    parser.add_argument("--images", type=int, default=4, help="B images per reward call")
+    parser.add_argument(
+        "--images", type=int, default=4, help="images per ranking group (one group per update)"
+    )
     parser.add_argument("--k", type=int, default=4)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--warmup-steps", type=int, default=150)
@@ -67,7 +69,8 @@ def main() -> None:
             {
                 "seed": args.seed,
                 "train": {
-                    "images_per_batch": args.images,
+                    "images_per_group": args.images,
+                    "images_per_update": args.images,
                     "grpo": {
                         "max_steps": args.steps,
                         "save_steps": 10**9,

@@ -56,6 +56,17 @@ def demo(workdir: Path = Path("build/demo"), keep_storage: bool = False) -> None
     demo_mod.run(workdir, keep_storage=keep_storage)
 
 
+@app.command("workspace")
+def workspace(
+    dest: Path,
+    overlay: list[Path] = typer.Option(None, help="params overlays, e.g. configs/paper-8gpu.yaml"),
+) -> None:
+    """Make (or refresh) a DVC workspace at DEST: dvc.yaml, and params.yaml with the overlays merged over it."""
+    from vqr1.workspace import init
+
+    typer.echo(init(dest, overlay or []))
+
+
 def main() -> None:
     """Entry point that turns user-fixable errors into one line instead of a traceback."""
     with exit_on_error():

@@ -153,7 +153,13 @@ class LoraParams(_Strict):
 # GRPOConfig fields vqr1 sets itself (vqr1.train.grpo.grpo_config): derived from the project's fields, or
 # required by how the trainer is wired (dvclive callback, reward columns).
 GRPO_MANAGED_KEYS = frozenset(
-    {"output_dir", "per_device_train_batch_size", "report_to", "remove_unused_columns"}
+    {
+        "output_dir",
+        "per_device_train_batch_size",
+        "gradient_accumulation_steps",
+        "report_to",
+        "remove_unused_columns",
+    }
 )
 
 
@@ -169,8 +175,12 @@ class TrainParams(_Strict):
     unparsable: Literal["skip", "paper"] = "skip"
     # (lo, hi): parsed scores clipped to the MOS scale inside the ranking reward; null = no clip (reference)
     score_clip: tuple[float, float] | None = None
-    # B images per device per step; GRPOConfig's per_device_train_batch_size is B x num_generations completions
-    images_per_batch: int = 8
+    # a ranking group: images of ONE dataset that one reward call ranks against each other, and one device
+    # micro-batch (GRPOConfig's per_device_train_batch_size = images_per_group x num_generations completions)
+    images_per_group: int = 8
+    # images per optimizer update over all processes (the paper: 16 GPUs x 8 = 128); gradient accumulation
+    # makes up the rest: gradient_accumulation_steps = images_per_update / (images_per_group x processes)
+    images_per_update: int = 128
     # accelerate config (single_gpu, multi_gpu_ddp, deepspeed_zero2/3 under configs/accelerate/); "" = in-process
     accelerate_config: str = ""
     thinking: bool = True
@@ -188,8 +198,13 @@ class TrainParams(_Strict):
         weights = self.grpo.get("reward_weights")
         if weights is not None and len(weights) != len(self.reward_funcs):
             raise ValueError("train.reward_funcs and train.grpo.reward_weights must have the same length")
-        if self.images_per_batch < 2:
-            raise ValueError("train.images_per_batch must be >= 2: the ranking reward compares images")
+        if self.images_per_group < 2:
+            raise ValueError("train.images_per_group must be >= 2: the ranking reward compares images")
+        if self.images_per_update < self.images_per_group or self.images_per_update % self.images_per_group:
+            raise ValueError(
+                f"train.images_per_update ({self.images_per_update}) must be a multiple of "
+                f"train.images_per_group ({self.images_per_group}): an update is made of whole ranking groups"
+            )
         if self.score_clip is not None and not self.score_clip[0] < self.score_clip[1]:
             raise ValueError(
                 f"train.score_clip must be [low, high] with low < high, got {list(self.score_clip)}"

@@ -17,13 +17,17 @@ def test_committed_params_are_the_paper_recipe(tmp_path: Path) -> None:
     """SPEC §1 as TRL receives it: the GRPOConfig built from the committed params.yaml."""
     p = load_params(REPO / "params.yaml")
     assert p.seed == 42 and p.data.train_datasets == ["kadid10k"] and len(p.data.eval_datasets) == 8
-    assert p.train.images_per_batch == 8 and p.train.unparsable == "skip" and p.train.lora.r == 64
-    args = grpo_config(p, tmp_path)
+    assert p.train.images_per_group == 8 and p.train.images_per_update == 128
+    assert p.train.unparsable == "skip" and (p.train.lora.r, p.train.lora.alpha) == (64, 32)
+    args = grpo_config(p, tmp_path, num_processes=1)
     recipe = {
         "num_generations": 6,
-        "per_device_train_batch_size": 48,  # 8 images x K=6 completions
-        "learning_rate": 1e-6,
+        "per_device_train_batch_size": 48,  # one ranking group: 8 images x K=6 completions
+        "gradient_accumulation_steps": 16,  # 128 images per update on one process
+        "steps_per_generation": 16,  # one generation per update (TRL's default)
+        "learning_rate": 1e-5,  # LoRA: about 10x the paper's full-fine-tuning 1e-6 (docs/gpu.md)
         "beta": 0.04,
+        "use_bias_correction_kl": False,  # the reference's plain k3 estimator
         "epsilon": 0.2,
         "loss_type": "grpo",
         "scale_rewards": "group",
@@ -80,8 +84,28 @@ def test_demo_overlay_validates() -> None:
     p = load_params(REPO / "params.yaml", [REPO / "configs/demo.yaml"])
     assert p.data.datasets == ["synthetic"] and p.model.base == "models/tiny"
     assert p.train.lora.target_modules == ["q_proj", "k_proj", "v_proj", "o_proj"]
-    assert p.train.grpo["num_generations"] == 4 and p.train.images_per_batch == 2
+    assert p.train.grpo["num_generations"] == 4 and p.train.images_per_group == p.train.images_per_update == 2
     assert p.train.grpo["beta"] == 0.04  # untouched keys keep the paper values
+
+
+@pytest.mark.parametrize(("processes", "accumulation"), [(1, 16), (2, 8), (8, 2), (16, 1)])
+def test_update_is_128_images_in_groups_of_8_on_any_process_count(
+    tmp_path: Path, processes: int, accumulation: int
+) -> None:
+    args = grpo_config(load_params(REPO / "params.yaml"), tmp_path, num_processes=processes)
+    assert args.per_device_train_batch_size == 8 * 6
+    assert args.gradient_accumulation_steps == accumulation
+    assert 8 * processes * args.gradient_accumulation_steps == 128
+
+
+def test_update_of_a_fraction_of_a_group_or_step_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"multiple of train\.images_per_group"):
+        load_params(REPO / "params.yaml", [_overlay(tmp_path, "train:\n  images_per_update: 100\n")])
+    with pytest.raises(ConfigError, match="not a whole number of steps of 3 process"):
+        grpo_config(load_params(REPO / "params.yaml"), tmp_path, num_processes=3)
+    managed = _overlay(tmp_path, "train:\n  grpo:\n    gradient_accumulation_steps: 4\n")
+    with pytest.raises(ConfigError, match=r"train\.grpo\.gradient_accumulation_steps is set by vqr1"):
+        load_params(REPO / "params.yaml", [managed])
 
 
 def test_deep_merge_replaces_leaves_and_lists() -> None:
@@ -117,3 +141,22 @@ def test_score_clip_is_off_in_the_paper_recipe_and_must_be_an_interval(tmp_path:
     assert clip.train.score_clip == (1.0, 5.0)
     with pytest.raises(ConfigError, match="score_clip"):
         load_params(REPO / "params.yaml", [_overlay(tmp_path, "train: {score_clip: [5, 1]}")])
+
+
+def test_gpu_preset_makes_a_workspace(tmp_path: Path) -> None:
+    """`vqr1 workspace DIR --overlay configs/paper-16gpu.yaml`: the paper recipe with that preset's accelerate
+    config, validated, ready for `dvc repro` (every preset's schedule: tests/model/test_train_sampler.py)."""
+    from typer.testing import CliRunner
+
+    from vqr1.cli import app
+
+    dest = tmp_path / "paper-16gpu"
+    result = CliRunner().invoke(app, ["workspace", str(dest), "--overlay", "configs/paper-16gpu.yaml"])
+    assert result.exit_code == 0, result.output
+    p = load_params(dest / "params.yaml")
+    assert (p.train.images_per_group, p.train.images_per_update) == (8, 128)
+    assert (
+        p.train.accelerate_config == "configs/accelerate/multi_node_ddp.yaml"
+        and (dest / "dvc.yaml").is_file()
+    )
+    assert p.train.grpo == load_params(REPO / "params.yaml").train.grpo  # nothing else changes

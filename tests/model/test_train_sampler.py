@@ -4,13 +4,20 @@ BatchSamplerShard, as the prepared DataLoader does)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
+from accelerate.commands.config.config_args import load_config_from_file
 from accelerate.data_loader import BatchSamplerShard
 from torch.utils.data import BatchSampler
 
+from tests.conftest import REPO
+from vqr1.config import load_params
 from vqr1.errors import DataError
 from vqr1.train.sampler import DatasetGroupedRepeatSampler
+from vqr1.train.trainer_config import grpo_config
 
 LABELS = ["kadid10k"] * 13 + ["spaq"] * 9 + ["kadid10k"] * 4
 
@@ -25,24 +32,16 @@ def process_batches(sampler: DatasetGroupedRepeatSampler, batch_size: int) -> li
 
 
 def served_updates(
-    labels: list[str], group: int, k: int, per_update: int, processes: int, epoch: int = 0, seed: int = 42
+    sampler: DatasetGroupedRepeatSampler, args: Any, epoch: int
 ) -> list[list[tuple[int, ...]]]:
-    """What each optimizer update trains on, as TRL consumes it: per process one generation batch of
-    ``accum`` groups (steps_per_generation = gradient_accumulation_steps), repeated for its ``accum``
+    """What each optimizer update trains on, as TRL consumes it with GRPOConfig ``args``: per process one
+    generation batch of ``steps_per_generation`` groups (TRL's DataLoader batch), repeated for as many
     micro-steps; the groups of an update listed process by process."""
-    accum = per_update // (group * processes)
-    sampler = DatasetGroupedRepeatSampler(
-        labels,
-        group,
-        k,
-        groups_per_call=accum,
-        repeat_count=accum,
-        num_processes=processes,
-        groups_per_update=processes * accum,
-        seed=seed,
-    )
+    accum, k = args.gradient_accumulation_steps, sampler.num_generations
+    assert args.steps_per_generation == accum  # TRL's default: one generation per update
+    group = sampler.images_per_group
     sampler.set_epoch(epoch)
-    streams = process_batches(sampler, accum * group * k)
+    streams = process_batches(sampler, args.per_device_train_batch_size * args.steps_per_generation)
     assert len({len(s) for s in streams}) == 1  # every process makes the same number of micro-steps
     updates = []
     for step in range(0, len(streams[0]), accum):
@@ -56,6 +55,17 @@ def served_updates(
                 groups.append(tuple(dict.fromkeys(chunk)))
         updates.append(groups)
     return updates
+
+
+def preset_run(preset: str, labels: list[str], out: Path) -> tuple[Any, DatasetGroupedRepeatSampler]:
+    """The GRPOConfig and the train sampler a preset gets on the process count of its accelerate config."""
+    params = load_params(REPO / "params.yaml", [REPO / "configs" / f"{preset}.yaml"])
+    processes = load_config_from_file(str(REPO / params.train.accelerate_config)).num_processes
+    args = grpo_config(params, out, num_processes=processes)
+    sampler = DatasetGroupedRepeatSampler.for_trainer(
+        labels, args, args.num_generations, args.num_iterations, processes
+    )
+    return args, sampler
 
 
 @pytest.mark.parametrize(
@@ -97,32 +107,38 @@ def test_epochs_reshuffle_reproducibly() -> None:
     assert list(a) != first and sorted(a) == sorted(first)
 
 
-def test_same_seed_same_update_schedule_on_1_8_16_processes() -> None:
-    """The paper's 128 images per update (16 groups of 8, K = 6) on KADID's 6,125 training images plus a
-    second dataset: 1 process x 16 accumulation steps, 8 x 2 and 16 x 1 train the same groups in the same
-    updates, in the same order, epoch after epoch."""
+def test_presets_for_1_8_16_gpus_train_the_same_updates_of_128_images_in_groups_of_8(tmp_path: Path) -> None:
+    """configs/paper-{1,8,16}gpu.yaml with their accelerate configs' process counts (1, 8, 16), their real
+    GRPOConfigs and the trainer's sampler, on KADID's 6,125 training images plus a second dataset: the same
+    groups of 8 in the same updates of 128, in the same order, epoch after epoch."""
     labels = ["kadid10k"] * 6125 + ["spaq"] * 203
-    schedules = {p: [served_updates(labels, 8, 6, 128, p, epoch) for epoch in (0, 1)] for p in (1, 8, 16)}
-    assert schedules[1] == schedules[8] == schedules[16]
-    epoch0, epoch1 = schedules[1]
-    assert len(epoch0) == (6125 // 8 + 203 // 8) // 16 == 49  # whole updates only
+    schedules, layouts = {}, {}
+    for preset in ("paper-1gpu", "paper-8gpu", "paper-16gpu"):
+        args, sampler = preset_run(preset, labels, tmp_path)
+        layouts[preset] = (
+            sampler.num_processes,
+            args.gradient_accumulation_steps,
+            args.per_device_train_batch_size,
+        )
+        schedules[preset] = [served_updates(sampler, args, epoch) for epoch in (0, 1)]
+    assert layouts == {"paper-1gpu": (1, 16, 48), "paper-8gpu": (8, 2, 48), "paper-16gpu": (16, 1, 48)}
+    assert schedules["paper-1gpu"] == schedules["paper-8gpu"] == schedules["paper-16gpu"]
+    epoch0, epoch1 = schedules["paper-1gpu"]
+    assert len(epoch0) == len(epoch1) == (6125 // 8 + 203 // 8) // 16 == 49  # whole updates only
     assert epoch0 != epoch1
     for update in epoch0 + epoch1:
         assert len(update) == 16 and all(len(g) == 8 for g in update)
-        images = [i for g in update for i in g]
-        assert len(set(images)) == 128
+        assert len({i for g in update for i in g}) == 128
         assert all(len({labels[i] for i in g}) == 1 for g in update)  # one dataset per ranking group
-    # no image twice in an epoch
-    assert len({i for u in epoch0 for g in u for i in g}) == 49 * 128
+    assert len({i for u in epoch0 for g in u for i in g}) == 49 * 128  # no image twice in an epoch
 
 
-def test_paper_epochs_make_470_updates() -> None:
-    """10 epochs of KADID-10K's 6,125 training images at 128 per update: 47 whole updates per epoch."""
-    sampler = DatasetGroupedRepeatSampler(
-        ["kadid10k"] * 6125, 8, 6, groups_per_call=16, repeat_count=16, groups_per_update=16
-    )
-    micro_steps = len(sampler) // (16 * 8 * 6)  # DataLoader batches of one process
-    assert micro_steps // 16 * 10 == 470
+def test_paper_epochs_make_470_updates(tmp_path: Path) -> None:
+    """The paper preset on one GPU over KADID-10K's 6,125 training images: 47 whole updates per epoch, 10
+    epochs (the Trainer's count: DataLoader batches of one process / accumulation steps)."""
+    args, sampler = preset_run("paper-1gpu", ["kadid10k"] * 6125, tmp_path)
+    batches = len(sampler) // (args.per_device_train_batch_size * args.steps_per_generation)
+    assert batches // args.gradient_accumulation_steps * args.num_train_epochs == 470
 
 
 def test_too_few_images_is_a_clear_error() -> None:

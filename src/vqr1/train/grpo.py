@@ -24,7 +24,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import torch
 from rich.console import Console
 
 from vqr1 import layout
@@ -33,7 +32,7 @@ from vqr1.fsutil import atomic_path, atomic_write_text
 from vqr1.train import modelcard
 from vqr1.train.rewards import reward_functions
 from vqr1.train.sampler import DatasetGroupedRepeatSampler
-from vqr1.train.trainer_config import grpo_config, peft_config
+from vqr1.train.trainer_config import grpo_config, peft_config, run_state
 
 console = Console(stderr=True)
 FINGERPRINT = "fingerprint.json"
@@ -214,8 +213,6 @@ def export_merged(params: Params, adapter: Path, out: Path) -> Path:
 
 def run(root: Path, params: Params) -> Path:
     """Train in workspace ``root``; returns ``models/<run>`` (adapter/ or model/, README.md, checkpoints/)."""
-    from accelerate import PartialState
-
     from vqr1.data.training_view import training_dataset
 
     root = Path(root)
@@ -223,8 +220,7 @@ def run(root: Path, params: Params) -> Path:
     checkpoints = out / "checkpoints"
     dataset = training_dataset(root, params.data.train_datasets, thinking=params.train.thinking)
     versions = modelcard.data_versions(root, params.data.train_datasets)
-    # the Trainer's own state on a CPU-only machine: launched processes join by gloo (else each trains alone)
-    state = PartialState(cpu=not torch.cuda.is_available())
+    state = run_state()
     main = state.is_main_process
     with state.main_process_first():  # the main process drops stale checkpoints before the others look
         resume = (

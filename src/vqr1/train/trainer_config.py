@@ -19,8 +19,31 @@ from vqr1.config import Params, TrainParams
 from vqr1.errors import ConfigError
 
 
-def grpo_config(params: Params, output_dir: Path, **extra: Any) -> Any:
-    """``trl.GRPOConfig`` of ``train.grpo``; ``extra`` sets further fields (the GPU benchmark's generation_kwargs).
+def batch_layout(train: TrainParams, num_processes: int, num_generations: int) -> tuple[int, int]:
+    """(per_device_train_batch_size, gradient_accumulation_steps) for ``num_processes`` processes: one ranking
+    group of ``images_per_group`` images x K completions per device micro-batch, and as many accumulation
+    steps as make ``images_per_update`` images per optimizer update (the paper: 128 = 16 GPUs x 8)."""
+    per_step = train.images_per_group * num_processes
+    if train.images_per_update % per_step:
+        raise ConfigError(
+            f"train.images_per_update={train.images_per_update} is not a whole number of steps of "
+            f"{num_processes} process(es) x train.images_per_group={train.images_per_group} images"
+        )
+    return train.images_per_group * num_generations, train.images_per_update // per_step
+
+
+def run_state() -> Any:
+    """accelerate's state of this run (1 process unless started by ``accelerate launch``). A CPU-only machine
+    opens it with cpu=True, as the Trainer does: launched CPU processes then join by gloo instead of each
+    training alone."""
+    from accelerate import PartialState
+
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
+def grpo_config(params: Params, output_dir: Path, num_processes: int | None = None, **extra: Any) -> Any:
+    """``trl.GRPOConfig`` of ``train.grpo`` on ``num_processes`` processes (default: this run's); ``extra`` sets
+    further fields (the GPU benchmark's generation_kwargs).
 
     An option TRL does not know, or a value it refuses, is a ConfigError naming ``train.grpo.<key>``.
     """
@@ -36,9 +59,11 @@ def grpo_config(params: Params, output_dir: Path, **extra: Any) -> Any:
     k = options.get("num_generations", fields["num_generations"].default)
     cuda = torch.cuda.is_available()
     defaults = {"bf16": cuda, "use_cpu": not cuda, "seed": params.seed, "data_seed": params.seed}
+    per_device, accumulation = batch_layout(params.train, num_processes or run_state().num_processes, k)
     managed = {
         "output_dir": str(output_dir),
-        "per_device_train_batch_size": params.train.images_per_batch * k,  # completions: B images x K
+        "per_device_train_batch_size": per_device,  # completions: one ranking group x K
+        "gradient_accumulation_steps": accumulation,
         "report_to": "none",  # dvclive is attached as a callback with its own Live (vqr1.train.grpo)
         "remove_unused_columns": False,  # the rewards read the mos, image_id and dataset columns
     }
