@@ -16,7 +16,7 @@ export TOKENIZERS_PARALLELISM := false
 export PATH := $(abspath $(BIN)):$(PATH)
 PY_DIRS := $(wildcard src tests flows scripts)
 
-.PHONY: setup lint format test test-fast demo bench reliability clean
+.PHONY: setup lint format test test-fast demo bench reliability gpu-setup gpu-check clean
 
 setup: $(STAMP)
 
@@ -57,6 +57,25 @@ bench: setup
 # Fault-injection and hostile-input suite with its printed scorecard (also part of `make test`).
 reliability: setup
 	$(BIN)/python -m pytest -q tests/reliability
+
+# The GPU environment beside .venv: vLLM pins its own torch/transformers/numpy (docs/gpu.md), so it cannot
+# share the project's pins; the code runs from src/ (PYTHONPATH), not installed with the project's pins.
+GPU_VENV ?= .venv-gpu
+GPU_STAMP := $(GPU_VENV)/.vqr1-installed
+GPU_CHECK_ARGS ?=
+
+gpu-setup: $(GPU_STAMP)
+
+$(GPU_STAMP): requirements-gpu.lock
+	@test -x $(GPU_VENV)/bin/python || $(PYTHON) -m venv $(GPU_VENV)
+	$(GPU_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(GPU_VENV)/bin/python -m pip install --quiet -r requirements-gpu.lock
+	$(GPU_VENV)/bin/python -m pip check
+	@touch $@
+
+# One-shot GPU check (one GPU, about 8 minutes, random 7B-shaped weights): build/gpu-check.json.
+gpu-check: gpu-setup
+	PYTHONPATH=$(abspath src) $(GPU_VENV)/bin/python scripts/gpu_check.py $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -26,7 +26,7 @@ GATE_FULL = "data gate, KADID-scale, every pixel decoded"
 REWARD = "ranking reward vs per-pair loop"
 SCORE = "scoring throughput by batch size (tiny model)"
 PIPELINE = "pipeline overhead (DVC, Prefect)"
-GRPO = "GRPO step, smoke shapes on CPU"
+GRPO = "GRPO update, smoke shapes on CPU"
 SUITE = "full test suite (last `make test`)"
 
 # (title, script, extra args): quick-enough settings for a 2-core machine, under ~15 minutes in all.
@@ -58,7 +58,7 @@ HEADLINES: list[tuple[str, str, str, str, Callable[[float], bool] | None]] = [
     ),
     (PIPELINE, "dvc_repro_up_to_date_s", "`dvc repro`, all stages up to date, s", "", None),
     (PIPELINE, "flow_over_repro_ratio", "Prefect pipeline flow / `dvc repro`, x", "", None),
-    (GRPO, "hf.seconds_per_step", "GRPO + LoRA step, tiny model on CPU, s", "", None),
+    (GRPO, "hf.seconds_per_update", "GRPO + LoRA update (2 groups), tiny model on CPU, s", "", None),
     (SUITE, "seconds", "full test suite, s", "< 600 s", lambda v: v < 600),
 ]
 

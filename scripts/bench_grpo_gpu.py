@@ -1,11 +1,13 @@
-"""Benchmark: one GRPO + LoRA step at the paper's shapes on a Qwen2.5-VL-7B-shaped model (random weights).
+"""Benchmark: GRPO + LoRA optimizer updates of the paper recipe on a Qwen2.5-VL-7B-shaped model (random weights).
 
-Full mode (one GPU, under ~8 minutes on an H200): the model is built from a Qwen2.5-VL-7B config with
-random bf16 weights (nothing downloaded), LoRA r=64 on the language model as in params.yaml, and
-B=8 images (512x384, KADID's size) x K=6 completions of exactly 256 tokens per step (EOS is
-suppressed with min_new_tokens / min_tokens so every completion has the full length). It reports
-seconds per GRPO step, the share of that spent generating, generated tokens/s, and peak GPU memory,
-for HF ``generate`` and, when vLLM is installed, TRL's vLLM colocate mode.
+Full mode (one GPU; part of ``make gpu-check``): the model is built from a Qwen2.5-VL-7B config with
+random bf16 weights (nothing downloaded), LoRA as in params.yaml, and updates of the faithful batch:
+ranking groups of 8 images (512x384, KADID's size) x K=6 completions of exactly 256 tokens (EOS is
+suppressed with min_new_tokens / min_tokens so every completion has the full length), gradient
+accumulation up to ``--images-per-update`` images (default 32 = 4 groups; the paper's update is 128).
+It reports seconds per update, the share of that spent generating, generated tokens/s, peak GPU
+memory, and the projected hours of the paper run on one GPU (470 updates of 128 images), for HF
+``generate`` and, when vLLM is installed, TRL's vLLM colocate mode.
 
 ``--smoke`` runs the same code on the CPU with the tiny model and tiny shapes, so the tests keep the
 script working where no GPU exists. Prints one JSON line (last line of stdout).
@@ -20,7 +22,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import math
 import statistics
 import sys
 import tempfile
@@ -38,9 +39,11 @@ from vqr1.layout import validated_path
 from vqr1.model import tiny
 from vqr1.model.qwen25vl import qwen25vl_config, set_generation_tokens
 from vqr1.train import grpo
+from vqr1.train.sampler import DatasetGroupedRepeatSampler
 
 REPO = Path(__file__).resolve().parents[1]
 KADID_TRAIN_IMAGES = 6125  # the paper's training split (docs/data.md)
+PAPER_UPDATE_IMAGES, PAPER_GROUP_IMAGES = 128, 8  # 16 GPUs x 8 images (SPEC §5)
 
 # Qwen/Qwen2.5-VL-7B-Instruct's config.json (text and vision towers).
 QWEN25_VL_7B_TEXT = {
@@ -96,7 +99,19 @@ def model_7b_shaped(tokenizer: Any, dtype: torch.dtype, device: str) -> Any:
     return model
 
 
-def bench_params(base: Path, smoke: bool, images: int, k: int, tokens: int, steps: int, vllm: bool) -> Params:
+def paper_updates(epochs: int) -> int:
+    """Updates of the paper run: KADID-10K's 6,125 training images in whole updates of 128 (16 ranking groups
+    of 8), ``epochs`` times; 470 for params.yaml's 10 epochs."""
+    groups = PAPER_UPDATE_IMAGES // PAPER_GROUP_IMAGES
+    sampler = DatasetGroupedRepeatSampler(
+        ["kadid10k"] * KADID_TRAIN_IMAGES, PAPER_GROUP_IMAGES, num_generations=1, groups_per_update=groups
+    )
+    return len(sampler.updates()) * epochs
+
+
+def bench_params(
+    base: Path, smoke: bool, group: int, per_update: int, k: int, tokens: int, steps: int, vllm: bool
+) -> Params:
     raw = read_yaml(REPO / "params.yaml")  # the paper recipe, only the shapes of this run changed
     overrides = {
         "data": {"datasets": ["bench"], "train_datasets": ["bench"], "eval_datasets": ["bench"]},
@@ -106,7 +121,8 @@ def bench_params(base: Path, smoke: bool, images: int, k: int, tokens: int, step
             "min_pixels": 784 if smoke else 3136,
         },
         "train": {
-            "images_per_batch": images,
+            "images_per_group": group,
+            "images_per_update": per_update,
             "accelerate_config": "",
             "grpo": {
                 "num_generations": k,
@@ -196,20 +212,24 @@ def run_backend(params: Params, root: Path, model: Any, tokenizer_size: int, bac
     lengths = [
         e["completions/mean_length"] for e in trainer.state.log_history if "completions/mean_length" in e
     ]
-    measured = slice(1, None) if len(timer.steps) > 1 else slice(None)  # step 1 warms up kernels/caches
-    step_s = statistics.median(timer.steps[measured])
-    gen_s = statistics.median(timer.generation[measured])
-    completions = t.images_per_batch * t.grpo["num_generations"]
+    measured = slice(1, None) if len(timer.steps) > 1 else slice(None)  # update 1 warms up kernels/caches
+    update_s = statistics.median(timer.steps[measured])
+    gen_s = statistics.median(timer.generation[measured])  # one generation per update (all its groups)
+    completions = t.images_per_update * t.grpo["num_generations"]
     result = {
-        "seconds_per_step": round(step_s, 3),
-        "generation_share": round(gen_s / step_s, 3),
+        "seconds_per_update": round(update_s, 3),
+        "images_per_update": t.images_per_update,
+        "accumulation_steps": t.images_per_update // t.images_per_group,
+        "generation_share": round(gen_s / update_s, 3),
         "generated_tokens_per_s": round(statistics.median(lengths[measured]) * completions / gen_s, 1),
         "mean_completion_tokens": round(statistics.median(lengths[measured]), 1),
-        "steps_measured": len(timer.steps[measured]),
+        "updates_measured": len(timer.steps[measured]),
     }
-    # one GPU, params.yaml's epochs over KADID's training split at this B: how long the paper run takes
-    full_run_steps = math.ceil(KADID_TRAIN_IMAGES / t.images_per_batch) * t.grpo["num_train_epochs"]
-    result["projected_hours_paper_run_1_gpu"] = round(step_s * full_run_steps / 3600, 2)
+    # one GPU, the paper run's updates of 128 images, scaled from this update size by images
+    updates = paper_updates(int(t.grpo["num_train_epochs"]))
+    result["paper_updates"] = updates
+    hours = update_s * (PAPER_UPDATE_IMAGES / t.images_per_update) * updates / 3600
+    result["projected_hours_paper_run_1_gpu"] = round(hours, 2)
     if torch.cuda.is_available():
         result["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     peft_model = trainer.accelerator.unwrap_model(trainer.model)
@@ -227,33 +247,39 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--smoke", action="store_true", help="tiny model and shapes on the CPU")
-    parser.add_argument("--images", type=int, help="B images per step (default 8; smoke 2)")
+    parser.add_argument("--images-per-group", type=int, help="ranking group (default 8; smoke 2)")
+    parser.add_argument(
+        "--images-per-update", type=int, help="images per update (default 32 = 4 groups; smoke 4 = 2 groups)"
+    )
     parser.add_argument("--k", type=int, help="K completions per image (default 6; smoke 2)")
     parser.add_argument("--tokens", type=int, help="completion length (default 256; smoke 8)")
-    parser.add_argument("--steps", type=int, default=3, help="GRPO steps per backend (the first is warm-up)")
+    parser.add_argument("--steps", type=int, default=2, help="updates per backend (the first is warm-up)")
     parser.add_argument("--backends", default="hf,vllm", help="comma list of hf, vllm")
+    parser.add_argument("--base-dir", type=Path, help="where the model's weights and processor are written")
     args = parser.parse_args()
     smoke = args.smoke
     if not smoke and not torch.cuda.is_available():
         print("no CUDA GPU: run with --smoke on the CPU", file=sys.stderr)
         return 2
-    images, k = args.images or (2 if smoke else 8), args.k or (2 if smoke else 6)
+    group, k = args.images_per_group or (2 if smoke else 8), args.k or (2 if smoke else 6)
+    per_update = args.images_per_update or (2 * group if smoke else 4 * group)
     tokens = args.tokens or (8 if smoke else 256)
     result: dict[str, Any] = {
         "mode": "smoke (tiny model, CPU)" if smoke else "Qwen2.5-VL-7B shapes, random bf16 weights",
-        "images": images,
+        "images_per_group": group,
+        "images_per_update": per_update,
         "k": k,
         "completion_tokens": tokens,
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
     }
     with tempfile.TemporaryDirectory(prefix="vqr1-bench-") as tmp:
         root = Path(tmp)
-        base = root / "base"
+        base = args.base_dir or root / "base"
         tokenizer = tiny.build_tokenizer()
         processor = tiny.build_processor(tokenizer, max_pixels=12544 if smoke else 262144)
         processor.save_pretrained(base)
         size = (128, 96) if smoke else (512, 384)
-        write_images(root, max(4 * images, 8), size)
+        write_images(root, 2 * per_update, size)
         t0 = time.perf_counter()
         if smoke:
             model = None
@@ -275,16 +301,21 @@ def main() -> int:
                     result["vllm"] = {"skipped": "smoke mode (vLLM needs a GPU)"}
                     continue
                 model.save_pretrained(base)  # vLLM colocate loads the weights from model.base
-            params = bench_params(base, smoke, images, k, tokens, args.steps, vllm=backend == "vllm")
+            params = bench_params(
+                base, smoke, group, per_update, k, tokens, args.steps, vllm=backend == "vllm"
+            )
             try:
                 result[backend] = run_backend(params, root, model, len(tokenizer), backend)
             except Exception as exc:  # report one backend's failure, keep the other's figures
                 result[backend] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
     result["method"] = (
-        f"median over steps 2..{args.steps} of wall time per GRPO optimiser step (TrainerCallback, CUDA-synced) "
-        "and of GRPOTrainer._generate per step; tokens/s = logged mean completion length x B x K / generation time; "
-        "peak = torch.cuda.max_memory_allocated over training; projected hours = s/step x "
-        f"ceil({KADID_TRAIN_IMAGES}/B) x params.yaml's epochs (one GPU, excludes evaluation and checkpoint saves)"
+        f"median over updates 2..{args.steps} of wall time per optimizer update (TrainerCallback, CUDA-synced) "
+        "and of GRPOTrainer._generate per update (one generation of all its groups); tokens/s = logged mean "
+        "completion length x images per update x K / generation time; peak = torch.cuda.max_memory_allocated "
+        "over training; projected hours = s/update x (128 / images per update) x the paper run's updates "
+        f"(whole updates of 128 over {KADID_TRAIN_IMAGES} images x params.yaml's epochs; one GPU, excludes "
+        "evaluation and checkpoint saves; from updates smaller than 128 an upper bound, since larger "
+        "generation batches are at least as efficient)"
     )
     print(json.dumps(result))
     return 1 if any(isinstance(v, dict) and "error" in v for v in result.values()) else 0
