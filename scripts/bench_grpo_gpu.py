@@ -20,6 +20,7 @@ which does not change the cost of a decoding step.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import statistics
@@ -142,7 +143,20 @@ def bench_params(
             "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"],
         }
         overrides["model"]["torch_dtype"] = "float32"
-    return Params.model_validate(deep_merge(raw, overrides))
+    merged = deep_merge(raw, overrides)
+    merged["train"]["grpo"] = for_installed_trl(merged["train"]["grpo"])
+    return Params.model_validate(merged)
+
+
+def for_installed_trl(grpo: dict[str, Any]) -> dict[str, Any]:
+    """transformers before 5.24 (the GPU environment's 5.20.2, which vLLM 0.33 pins) calls activation
+    checkpointing ``gradient_checkpointing``: rename the keys the installed GRPOConfig does not know."""
+    from trl import GRPOConfig
+
+    known = {f.name for f in dataclasses.fields(GRPOConfig)}
+    old = {"activation_checkpointing": "gradient_checkpointing"}
+    old["activation_checkpointing_kwargs"] = "gradient_checkpointing_kwargs"
+    return {(key if key in known else old.get(key, key)): value for key, value in grpo.items()}
 
 
 class StepTimer:

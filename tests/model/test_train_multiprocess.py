@@ -24,7 +24,6 @@ from tests.conftest import REPO
 from tests.data.test_training_view import write_validated
 from vqr1.config import Params, deep_merge, read_yaml
 from vqr1.storage.seaweed import free_ports
-from vqr1.train import grpo
 from vqr1.train.rewards import fidelity_rewards, score_batch
 
 GROUP, PER_UPDATE, K = 2, 8, 2  # 4 ranking groups of 2 images per update
@@ -121,8 +120,8 @@ def test_two_processes_train_the_same_updates_as_one_with_accumulation_and_resum
     assert saved.stat().st_mtime_ns == stamp  # resumed from it: a fresh start would have replaced it
 
     one = make_workspace(tmp_path / "one", synth_root, warm_model_dir)
-    params = write_params(one, accelerate_config="", grpo={"max_steps": 4})
-    grpo.train_workspace(one, params)
+    write_params(one, accelerate_config="", grpo={"max_steps": 4})  # in one process
+    run_stage(one)
 
     ckpt_two, ckpt_one = (root / "models" / "demo" / "checkpoints" for root in (two, one))
     for ckpt in (ckpt_two, ckpt_one):
