@@ -141,7 +141,7 @@ class ModelParams(_Strict):
 
 class LoraParams(_Strict):
     r: int = 64
-    alpha: int = 128
+    alpha: int = 32
     dropout: float = 0.05
     target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     # module names inside the vision tower's blocks, adapted only with train.tuning=lora_vision
