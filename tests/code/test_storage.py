@@ -97,6 +97,15 @@ def test_up_is_idempotent_and_reuses_credentials(seaweed_server: SeaweedHandle) 
     )
 
 
+def test_env_file_syntax_and_a_key_without_value(tmp_path: Path) -> None:
+    env = tmp_path / "s3.env"
+    env.write_text("# credentials\nexport AWS_ACCESS_KEY_ID='quoted key'\n\nAWS_SECRET_ACCESS_KEY=s=3\n")
+    assert s3.read_env_file(env) == {"AWS_ACCESS_KEY_ID": "quoted key", "AWS_SECRET_ACCESS_KEY": "s=3"}
+    env.write_text("AWS_ACCESS_KEY_ID=k\nAWS_SECRET_ACCESS_KEY\n")
+    with pytest.raises(StorageError, match=r"s3\.env: 'AWS_SECRET_ACCESS_KEY' has no value"):
+        s3.read_env_file(env)
+
+
 def test_resolve_prefers_environment_over_params_and_env_file(tmp_path: Path) -> None:
     (tmp_path / s3.ENV_FILE_NAME).write_text(
         "AWS_ENDPOINT_URL=http://127.0.0.1:1\nAWS_ACCESS_KEY_ID=fileKey\nAWS_SECRET_ACCESS_KEY=fileSecret\n"

@@ -19,6 +19,7 @@ from boto3.exceptions import Boto3Error
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from dotenv import dotenv_values
 
 from vqr1.config import StorageParams
 from vqr1.errors import StorageError
@@ -50,17 +51,12 @@ class S3Settings:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines (``#`` comments, blank lines and an optional ``export`` prefix allowed)."""
-    values: dict[str, str] = {}
-    for number, raw in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.removeprefix("export ").partition("=")
-        if not sep:
-            raise StorageError(f"{path}:{number}: expected KEY=VALUE")
-        values[key.strip()] = value.strip().strip("'\"")
-    return values
+    """The KEY=VALUE pairs of a .env file (python-dotenv's syntax: comments, quotes, ``export``)."""
+    values = dotenv_values(path, interpolate=False)
+    bare = [key for key, value in values.items() if value is None]
+    if bare:
+        raise StorageError(f"{path}: {bare[0]!r} has no value; expected KEY=VALUE")
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def default_storage_dir() -> Path:
