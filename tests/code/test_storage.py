@@ -106,6 +106,17 @@ def test_env_file_syntax_and_a_key_without_value(tmp_path: Path) -> None:
         s3.read_env_file(env)
 
 
+def test_ports_leave_room_for_grpc_and_a_recycled_pid_is_not_weed() -> None:
+    assert max(seaweed.HTTP_PORTS) + seaweed.GRPC_OFFSET == 65535  # every gRPC twin is a valid port
+    ports = seaweed.free_ports(len(seaweed.PORT_NAMES))
+    assert all(p in seaweed.HTTP_PORTS for p in ports)
+    assert len({*ports, *(p + seaweed.GRPC_OFFSET for p in ports)}) == 2 * len(ports)
+    assert seaweed._weed_process(os.getpid()) is None  # alive, but python: never signalled as weed
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    assert seaweed._weed_process(gone.pid) is None  # exited and reaped
+
+
 def test_resolve_prefers_environment_over_params_and_env_file(tmp_path: Path) -> None:
     (tmp_path / s3.ENV_FILE_NAME).write_text(
         "AWS_ENDPOINT_URL=http://127.0.0.1:1\nAWS_ACCESS_KEY_ID=fileKey\nAWS_SECRET_ACCESS_KEY=fileSecret\n"

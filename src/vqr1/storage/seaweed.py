@@ -17,7 +17,6 @@ import os
 import random
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import psutil
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vqr1.errors import StorageError
@@ -35,7 +35,8 @@ SERVER_FILE = "server.json"
 IDENTITIES_FILE = "s3.json"
 PORT_NAMES = ("s3", "master", "volume", "filer", "admin")
 GRPC_OFFSET = 10000  # each component also listens on its HTTP port + 10000
-MAX_PORT = 55535 - 1
+# HTTP ports from which the gRPC twin (+10000) is still a valid port (<= 65535)
+HTTP_PORTS = range(20000, 65535 - GRPC_OFFSET + 1)
 STOP_TIMEOUT_S = 20.0
 
 
@@ -71,11 +72,11 @@ def _port_free(port: int) -> bool:
 
 
 def free_ports(count: int) -> list[int]:
-    """``count`` distinct free ports whose +10000 gRPC twins are free too (all below 55535)."""
+    """``count`` distinct free HTTP ports (:data:`HTTP_PORTS`) whose +10000 gRPC twins are free too."""
     rng = random.SystemRandom()
     chosen: list[int] = []
     for _ in range(500):
-        port = rng.randrange(20000, MAX_PORT - GRPC_OFFSET)
+        port = rng.choice(HTTP_PORTS)
         taken = {p + d for p in chosen for d in (0, GRPC_OFFSET)}
         if {port, port + GRPC_OFFSET} & taken or not (_port_free(port) and _port_free(port + GRPC_OFFSET)):
             continue
@@ -134,13 +135,16 @@ def _set_endpoint(storage_dir: Path, endpoint: str) -> None:
     _write_private(storage_dir / s3.ENV_FILE_NAME, "".join(f"{k}={v}\n" for k, v in values.items()))
 
 
-def _is_weed(pid: int) -> bool:
-    """True when ``pid`` is alive and is a weed process (a recycled pid is never signalled)."""
+def _weed_process(pid: int) -> psutil.Process | None:
+    """The live weed process ``pid``, or None (gone, a zombie, or a recycled pid now running something else,
+    which must never be signalled)."""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"weed" in cmdline.split(b"\0")[0]
+        proc = psutil.Process(pid)
+        command = proc.cmdline()
+        alive = proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return None
+    return proc if alive and command and "weed" in Path(command[0]).name else None
 
 
 def read_server(storage_dir: Path) -> Server | None:
@@ -156,7 +160,7 @@ def read_server(storage_dir: Path) -> Server | None:
 def running(storage_dir: Path) -> Server | None:
     """The server of this folder if its process is alive."""
     server = read_server(storage_dir)
-    return server if server is not None and _is_weed(server.pid) else None
+    return server if server is not None and _weed_process(server.pid) is not None else None
 
 
 def _command(storage_dir: Path, ports: dict[str, int]) -> list[str]:
@@ -250,22 +254,18 @@ def _writer_settings(server: Server, creds: dict[str, str], bucket: str) -> s3.S
 
 
 def _terminate(pid: int) -> None:
-    """SIGTERM, wait for a clean shutdown, SIGKILL after STOP_TIMEOUT_S."""
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
+    """SIGTERM, wait for a clean shutdown (reaping it when it is our child), SIGKILL after STOP_TIMEOUT_S."""
+    proc = _weed_process(pid)
+    if proc is None:
         return
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)  # reap it when it is our child
-            if done:
-                return
-        except ChildProcessError:
-            if not _is_weed(pid):
-                return
-        time.sleep(0.1)
-    os.kill(pid, signal.SIGKILL)
+    try:
+        proc.terminate()
+        proc.wait(STOP_TIMEOUT_S)
+    except psutil.TimeoutExpired:
+        proc.kill()
+        proc.wait(STOP_TIMEOUT_S)
+    except psutil.NoSuchProcess:
+        pass
 
 
 def down(storage_dir: Path) -> bool:
