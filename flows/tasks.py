@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import fcntl
 import json
 import os
 import subprocess
@@ -24,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.logging import get_run_logger
@@ -31,6 +31,7 @@ from prefect.logging import get_run_logger
 from vqr1 import layout
 from vqr1.config import Params, load_params
 from vqr1.errors import GateFailed, Vqr1Error
+from vqr1.fsutil import atomic_write_text
 from vqr1.storage import artifacts, dvc_remote, registry, s3, seaweed
 from vqr1.workspace import dvc_bin
 
@@ -38,6 +39,7 @@ STAGES = ("sources", "download", "normalize", "validate", "train", "evaluate")
 GATE_SUMMARY = layout.GATE_REPORT_DIR / "summary.json"
 METRICS = layout.EVAL_DIR / "metrics.json"
 LOCK_FILE = Path(".dvc/tmp/vqr1-pipeline.lock")  # .dvc/tmp is git-ignored by DVC
+HOLDER_FILE = LOCK_FILE.with_suffix(".holder")
 TAIL_LINES = 25
 STORAGE_RETRIES = dict(retries=2, retry_delay_seconds=[5, 20], retry_jitter_factor=0.5)
 
@@ -52,27 +54,24 @@ class PipelineBusy(Vqr1Error):
 
 @contextlib.contextmanager
 def pipeline_lock(workspace: Path) -> Iterator[None]:
-    """One pipeline run per workspace: a second one is refused at once, not queued behind DVC's lock."""
-    path = Path(workspace) / LOCK_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise PipelineBusy(
-                f"{workspace}: a pipeline run is already in progress ({holder}); wait for it or stop it"
-            ) from exc
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.truncate(0)
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    """One pipeline run per workspace: a second one is refused at once, not queued behind DVC's lock.
+
+    The holder (pid, start time) is written beside the lock so that the refusal can say who holds it."""
+    lock = FileLock(Path(workspace) / LOCK_FILE, timeout=0)
+    holder = Path(workspace) / HOLDER_FILE
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        who = holder.read_text(encoding="utf-8").strip() if holder.is_file() else "another process"
+        raise PipelineBusy(
+            f"{workspace}: a pipeline run is already in progress ({who}); wait for it or stop it"
+        ) from exc
+    try:
+        atomic_write_text(holder, f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
+        yield
+    finally:
+        holder.unlink(missing_ok=True)
+        lock.release()
 
 
 def run_dvc_streaming(workspace: Path, args: list[str], echo: bool = True) -> None:
