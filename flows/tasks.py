@@ -32,6 +32,7 @@ from vqr1 import layout
 from vqr1.config import Params, load_params
 from vqr1.errors import GateFailed, Vqr1Error
 from vqr1.fsutil import atomic_write_text
+from vqr1.markdown import table
 from vqr1.storage import artifacts, dvc_remote, registry, s3, seaweed
 from vqr1.workspace import dvc_bin
 
@@ -114,10 +115,11 @@ repro_download = repro.with_options(name="dvc-repro-download", retries=0)
 def gate_markdown(summary: dict[str, Any]) -> str:
     """The gate report as markdown: verdict per dataset and each failed expectation with an example."""
     lines = [f"## Data gate: {'PASSED' if summary.get('success') else 'FAILED'}", ""]
-    lines += ["| dataset | rows | result | failed expectations |", "|---|---:|---|---:|"]
-    for name, ds in summary.get("datasets", {}).items():
-        verdict = "pass" if ds.get("success") else "FAIL"
-        lines.append(f"| {name} | {ds.get('rows', '')} | {verdict} | {len(ds.get('failed', []))} |")
+    rows = [
+        [name, ds.get("rows"), "pass" if ds.get("success") else "FAIL", len(ds.get("failed", []))]
+        for name, ds in summary.get("datasets", {}).items()
+    ]
+    lines.append(table(["dataset", "rows", "result", "failed expectations"], rows))
     for name, ds in summary.get("datasets", {}).items():
         for failure in ds.get("failed", []):
             column = f" on `{failure['column']}`" if failure.get("column") else ""

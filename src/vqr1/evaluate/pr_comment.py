@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from vqr1.errors import DataError
+from vqr1.markdown import table
 
 MARKER = "<!-- vqr1-pr-eval -->"
 HEADLINE = ("srcc", "plcc", "plcc_4pl", "krcc", "parse_failure_rate")
@@ -52,14 +53,19 @@ def _sort_key(name: str) -> tuple[int, str]:
     return (0 if name.startswith("mean.") else 1, name)
 
 
-def _table(rows: dict[str, dict[str, Any]]) -> list[str]:
-    lines = ["| metric | base | this PR | change |", "|---|---:|---:|---|"]
-    for name in sorted(rows, key=_sort_key):
-        change = rows[name]
-        lines.append(
-            f"| `{name}` | {_value(change.get('old'))} | {_value(change.get('new'))} | {_change(name, change)} |"
-        )
-    return lines
+def _table(rows: dict[str, dict[str, Any]]) -> str:
+    return table(
+        ["metric", "base", "this PR", "change"],
+        (
+            [
+                f"`{name}`",
+                _value(rows[name].get("old")),
+                _value(rows[name].get("new")),
+                _change(name, rows[name]),
+            ]
+            for name in sorted(rows, key=_sort_key)
+        ),
+    )
 
 
 def render(
@@ -78,13 +84,13 @@ def render(
         headline = {k: v for k, v in metrics.items() if k.rsplit(".", 1)[-1] in HEADLINE}
         other = {k: v for k, v in metrics.items() if k not in headline}
         lines += [f"**{path}**", ""]
-        lines += _table(headline) if headline else ["No headline metric changed."]
+        lines.append(_table(headline) if headline else "No headline metric changed.")
         if other:
             lines += [
                 "",
                 f"<details><summary>{len(other)} other metrics</summary>",
                 "",
-                *_table(other),
+                _table(other),
                 "",
                 "</details>",
             ]

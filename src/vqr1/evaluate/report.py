@@ -16,6 +16,7 @@ import pandas as pd
 
 from vqr1.evaluate import paper
 from vqr1.evaluate.metrics import fit_logistic4, logistic4
+from vqr1.markdown import table
 
 
 def _fmt(value: float | None) -> str:
@@ -134,37 +135,37 @@ def write_plots(
 
 
 def _header(names: list[str], first: str) -> list[str]:
-    header = [first, *(f"{d} ({paper.COLUMNS[d]})" if d in paper.COLUMNS else d for d in names)]
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return [first, *(f"{d} ({paper.COLUMNS[d]})" if d in paper.COLUMNS else d for d in names)]
 
 
-def _comparison_table(metrics: Mapping[str, Any], key: str) -> list[str]:
-    names = list(metrics["datasets"])
-    lines = _header(names, "method")
+def _comparison_table(metrics: Mapping[str, Any], key: str) -> str:
     rows = _comparison_rows(metrics, key)
-    lines += [f"| {label} | " + " | ".join(_fmt(v) for v in values) + " |" for label, values in rows.items()]
-    return lines
+    return table(
+        _header(list(metrics["datasets"]), "method"), ([label, *map(_fmt, v)] for label, v in rows.items())
+    )
 
 
-def _counts_table(metrics: Mapping[str, Any]) -> list[str]:
+def _counts_table(metrics: Mapping[str, Any]) -> str:
     """What each correlation rests on: images scored of all, parse failures, visual tokens per image."""
     sets = metrics["datasets"]
     names = list(sets)
 
-    def row(label: str, cell: Any) -> str:
-        return f"| {label} | " + " | ".join(cell(sets[d]) for d in names) + " |"
+    def row(label: str, cell: Any) -> list[str]:
+        return [label, *(cell(sets[d]) for d in names)]
 
     def tokens(m: Mapping[str, Any]) -> str:
         if m.get("visual_tokens_mean") is None:
             return "—"
         return f"{m['visual_tokens_mean']:.0f} (max {m['visual_tokens_max']})"
 
-    return [
-        *_header(names, ""),
-        row("images scored / listed", lambda m: f"{m['n']} / {m.get('n_images', m['n'])}"),
-        row("unparsable completions", lambda m: str(m.get("parse_failures", "—"))),
-        row("visual tokens per image", tokens),
-    ]
+    return table(
+        _header(names, ""),
+        [
+            row("images scored / listed", lambda m: f"{m['n']} / {m.get('n_images', m['n'])}"),
+            row("unparsable completions", lambda m: str(m.get("parse_failures", "—"))),
+            row("visual tokens per image", tokens),
+        ],
+    )
 
 
 def render_markdown(
@@ -181,21 +182,27 @@ def render_markdown(
         "(reported, never replaced). Out of range: parsed answers outside the 1-5 scale, counted and taken "
         "at the nearest end of the scale.",
         "",
-        "| dataset | n | SRCC | SRCC (per-group mean) | KRCC | PLCC | PLCC (4PL) | parse failures | out of range |",
-        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, m in metrics["datasets"].items():
-        groups = f"{_fmt(m['srcc_group_mean'])} ({m['n_groups']} groups)" if "n_groups" in m else "—"
-        lines.append(
-            f"| {name} | {m['n']} | {_fmt(m['srcc'])}{_fmt_ci(m['srcc_ci'])} | {groups} | {_fmt(m['krcc'])} | "
-            f"{_fmt(m['plcc'])}{_fmt_ci(m['plcc_ci'])} | {_fmt(m['plcc_4pl'])} | "
-            f"{_pct(m.get('parse_failure_rate'))} | {_out_of_range(m)} |"
-        )
+    rows: list[list[object]] = [
+        [
+            name,
+            m["n"],
+            _fmt(m["srcc"]) + _fmt_ci(m["srcc_ci"]),
+            f"{_fmt(m['srcc_group_mean'])} ({m['n_groups']} groups)" if "n_groups" in m else "—",
+            _fmt(m["krcc"]),
+            _fmt(m["plcc"]) + _fmt_ci(m["plcc_ci"]),
+            _fmt(m["plcc_4pl"]),
+            _pct(m.get("parse_failure_rate")),
+            _out_of_range(m),
+        ]
+        for name, m in metrics["datasets"].items()
+    ]
     mean = metrics["mean"]
-    lines.append(
-        f"| **mean** | | {_fmt(mean['srcc'])} | | {_fmt(mean['krcc'])} | {_fmt(mean['plcc'])} | "
-        f"{_fmt(mean['plcc_4pl'])} | | |"
+    rows.append(
+        ["**mean**", None, _fmt(mean["srcc"]), None, *(_fmt(mean[k]) for k in ("krcc", "plcc", "plcc_4pl"))]
     )
+    header = ["dataset", "n", "SRCC", "SRCC (per-group mean)", "KRCC", "PLCC", "PLCC (4PL)", "parse failures"]
+    lines.append(table([*header, "out of range"], rows))
     lines += [
         "",
         "SRCC (per-group mean): for sets scored within groups (SRIQA-Bench: 0-100 within each group of 11), "
@@ -205,16 +212,16 @@ def render_markdown(
     lines += [
         "SRCC:",
         "",
-        *_comparison_table(metrics, "srcc"),
+        _comparison_table(metrics, "srcc"),
         "",
         "PLCC, ours raw and after the 4-parameter logistic fit:",
         "",
-        *_comparison_table(metrics, "plcc"),
+        _comparison_table(metrics, "plcc"),
         "",
         "Counted, never filled: an image whose completions hold no number has no score and is left out of "
         "its set's correlations (no random stand-in).",
         "",
-        *_counts_table(metrics),
+        _counts_table(metrics),
     ]
     lines += ["", *(f"- {note}" for note in notes)] if notes else []
     lines += [

@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from vqr1.config import PromotionParams
 from vqr1.errors import StorageError
+from vqr1.markdown import table
 from vqr1.storage import artifacts, s3
 
 CHAMPION_KEY = "registry/champion.json"
@@ -73,13 +74,19 @@ class Decision:
             f"- champion: `{self.champion_run or 'none'}`",
             f"- reason: {self.reason}",
             "",
-            "| SRCC | champion | challenger | delta | ok |",
-            "|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| {r.dataset} | {_fmt(r.champion)} | {_fmt(r.challenger)} | {_fmt(r.delta, sign=True)} | "
-            f"{'yes' if r.ok else 'NO'} |"
-            for r in self.rows
+            table(
+                ["SRCC", "champion", "challenger", "delta", "ok"],
+                (
+                    [
+                        r.dataset,
+                        _fmt(r.champion),
+                        _fmt(r.challenger),
+                        _fmt(r.delta, sign=True),
+                        "yes" if r.ok else "NO",
+                    ]
+                    for r in self.rows
+                ),
+            ),
         ]
         return "\n".join(lines) + "\n"
 

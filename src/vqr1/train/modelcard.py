@@ -15,6 +15,7 @@ import yaml
 from vqr1.config import Params
 from vqr1.fsutil import atomic_path, atomic_write_text, sha256_file
 from vqr1.layout import validated_path, weights_name
+from vqr1.markdown import table
 
 CURVE_KEYS = ("reward", "reward_std")
 
@@ -91,9 +92,10 @@ def write(
         "",
         "![reward curve](reward_curve.png)",
         "",
-        "| metric | first logged | last logged |",
-        "|---|---|---|",
-        *(f"| {key} | {a:.4f} | {b:.4f} |" for key, (a, b) in first_last.items()),
+        table(
+            ["metric", "first logged", "last logged"],
+            ([key, f"{a:.4f}", f"{b:.4f}"] for key, (a, b) in first_last.items()),
+        ),
         "",
         "## Params",
         "",
