@@ -16,8 +16,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from flatten_dict import flatten
 from rich.console import Console
 from rich.table import Table
+
+from vqr1 import markdown
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -67,9 +70,7 @@ def headlines(results: dict[str, dict]) -> list[tuple[str, str, str, str]]:
     """(label, value, target, met) rows; a missing figure reads "not measured" rather than vanishing."""
     rows = []
     for bench, key, label, target, met in HEADLINES:
-        flat: dict[str, object] = {}
-        _flatten("", results.get(bench, {}), flat)
-        value = flat.get(key)
+        value = flatten(results.get(bench, {}), reducer="dot").get(key)
         if not isinstance(value, int | float):
             rows.append((label, "not measured", target, ""))
             continue
@@ -83,14 +84,6 @@ def _last_json(stdout: str) -> dict:
         if line.startswith("{"):
             return json.loads(line)
     raise ValueError("no JSON line in the output")
-
-
-def _flatten(prefix: str, value: object, out: dict[str, object]) -> None:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
-    else:
-        out[prefix] = value
 
 
 def run_one(script: str, args: list[str], timeout_s: int) -> dict:
@@ -127,23 +120,19 @@ def render_markdown(results: dict[str, dict]) -> str:
         "",
         "## Headline figures",
         "",
-        "| figure | value | target | met |",
-        "|---|---|---|---|",
-        *(f"| {' | '.join(row)} |" for row in headlines(results)),
+        markdown.table(["figure", "value", "target", "met"], headlines(results)),
         "",
         "## All figures",
         "",
-        "| benchmark | figure | value |",
-        "|---|---|---|",
     ]
+    rows: list[list[object]] = []
     methods = []
     for title, result in results.items():
-        flat: dict[str, object] = {}
-        _flatten("", {k: v for k, v in result.items() if k != "method"}, flat)
-        for key, value in flat.items():
-            lines.append(f"| {title} | {key} | {value} |")
+        flat = flatten({k: v for k, v in result.items() if k != "method"}, reducer="dot")
+        rows += [[title, key, value] for key, value in flat.items()]
         if "method" in result:
             methods.append(f"- **{title}**: {result['method']}")
+    lines.append(markdown.table(["benchmark", "figure", "value"], rows))
     return "\n".join([*lines, "", "## How each was measured", "", *methods, ""])
 
 
@@ -167,8 +156,7 @@ def main() -> int:
     for col in ("benchmark", "figure", "value"):
         table.add_column(col, overflow="fold")
     for title, result in results.items():
-        flat: dict[str, object] = {}
-        _flatten("", {k: v for k, v in result.items() if k != "method"}, flat)
+        flat = flatten({k: v for k, v in result.items() if k != "method"}, reducer="dot")
         for key, value in flat.items():
             table.add_row(title, key, str(value))
     console.print(table)
