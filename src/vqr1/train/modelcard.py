@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from huggingface_hub import ModelCard, ModelCardData
 
 from vqr1.config import Params
 from vqr1.fsutil import atomic_path, atomic_write_text, sha256_file
@@ -67,14 +68,14 @@ def write(
     first_last = {
         key: (points[0][1], points[-1][1]) for key, points in series.items() if points and key != "reward_std"
     }
-    weights = f"{weights_name(params.train)}/" + ("" if params.train.tuning == "full" else " (PEFT LoRA)")
+    full = params.train.tuning == "full"
+    weights = f"{weights_name(params.train)}/" + ("" if full else " (PEFT LoRA)")
+    metadata = ModelCardData(
+        base_model=params.model.base,
+        library_name="transformers" if full else "peft",  # which library loads models/<run>/<weights>
+        tags=["vqr1", "grpo", "iqa"],
+    )
     lines = [
-        "---",
-        yaml.safe_dump(
-            {"base_model": params.model.base, "library_name": "peft", "tags": ["vqr1", "grpo", "iqa"]},
-            sort_keys=False,
-        ).strip(),
-        "---",
         f"# vqr1 run `{params.train.run_name}`",
         "",
         "VisualQuality-R1-style reasoning image-quality model: GRPO with the RL2R ranking reward.",
@@ -113,5 +114,5 @@ def write(
         "",
     ]
     card = run_dir / "README.md"
-    atomic_write_text(card, "\n".join(lines))
+    atomic_write_text(card, str(ModelCard(f"---\n{metadata.to_yaml()}\n---\n" + "\n".join(lines))))
     return card
