@@ -39,8 +39,8 @@ from vqr1.data.training_view import training_dataset
 from vqr1.layout import validated_path
 from vqr1.model import tiny
 from vqr1.model.qwen25vl import qwen25vl_config, set_generation_tokens
-from vqr1.train import grpo
 from vqr1.train.sampler import DatasetGroupedRepeatSampler
+from vqr1.train.trainer import build_trainer
 
 REPO = Path(__file__).resolve().parents[1]
 KADID_TRAIN_IMAGES = 6125  # the paper's training split (docs/data.md)
@@ -211,7 +211,7 @@ def run_backend(params: Params, root: Path, model: Any, tokenizer_size: int, bac
     )
     dataset = training_dataset(root, ["bench"], thinking=t.thinking)
     timer = StepTimer()
-    trainer = grpo.build_trainer(
+    trainer = build_trainer(
         params,
         dataset,
         root / f"ckpt-{backend}",

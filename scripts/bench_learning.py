@@ -1,7 +1,7 @@
 """Learning check on the CPU: does GRPO raise the ranking reward of the format-warmed tiny model?
 
 Builds the tiny Qwen2.5-VL with the format warm-up, a synthetic KADID-format set (known quality
-order) as a validated manifest, and runs the real train stage code (:func:`vqr1.train.grpo.run`, demo
+order) as a validated manifest, and runs the real train stage code (:func:`vqr1.train.grpo.train_workspace`, demo
 profile) for N steps. Prints one JSON line: the mean ranking (fidelity) reward over the first 20 and
 the last 20 steps, the format reward likewise, and the parse-failure rate. The aim is that the ranking
 reward rises; a 190k-parameter random model can only learn a little, so read the figures, not a verdict.
@@ -84,7 +84,7 @@ def main() -> None:
         params = Params.model_validate(raw)
         setup_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        grpo.run(root, params)
+        grpo.train_workspace(root, params)
         train_s = time.perf_counter() - t0
         plots = root / "dvclive" / "plots" / "metrics"
         series = {
@@ -111,7 +111,7 @@ def main() -> None:
     result.update(steps=args.steps, images=args.images, k=args.k, lr=args.lr, seed=args.seed)
     result.update(setup_s=round(setup_s, 1), train_s=round(train_s, 1))
     result["method"] = (
-        f"format-warmed tiny Qwen2.5-VL, synthetic set (240 images, 128x96), vqr1.train.grpo.run with the demo profile "
+        f"format-warmed tiny Qwen2.5-VL, synthetic set (240 images, 128x96), vqr1.train.grpo.train_workspace with the demo profile "
         f"and B={args.images}, K={args.k}; means of the dvclive per-step logs over the first and last {w} steps"
     )
     print(json.dumps(result))

@@ -17,7 +17,8 @@ from tests.conftest import REPO
 from tests.data.test_training_view import write_validated
 from vqr1.config import Params, TrainParams, deep_merge, read_yaml
 from vqr1.layout import resolve_model_base
-from vqr1.train import grpo
+from vqr1.train import grpo, resume
+from vqr1.train.trainer import build_trainer
 
 FAST = {"max_completion_length": 24, "logging_steps": 1}
 
@@ -44,7 +45,7 @@ def workspace(tmp_path: Path, synth_root: Path, warm_model_dir: Path) -> Path:
 
 def test_three_lora_steps_write_adapter_metrics_and_card(workspace: Path) -> None:
     params = make_params(workspace, max_steps=3, save_steps=3, merge_weights=True)
-    out = grpo.run(workspace, params)
+    out = grpo.train_workspace(workspace, params)
 
     adapter = out / "adapter"
     config = json.loads((adapter / "adapter_config.json").read_text())
@@ -87,7 +88,7 @@ def test_each_reward_call_ranks_groups_of_one_dataset_and_gets_every_column(
     write_validated(workspace, synth_root, "spaq", 60)
     params = make_params(workspace, max_steps=2, images_per_group=2, images_per_update=4, num_generations=2)
     dataset = training_dataset(workspace, ["synthetic", "spaq"])
-    trainer = grpo.build_trainer(resolve_model_base(params, workspace), dataset, workspace / "ckpt")
+    trainer = build_trainer(resolve_model_base(params, workspace), dataset, workspace / "ckpt")
     calls: list[dict[str, Any]] = []
     ranking = trainer.reward_funcs[0]
 
@@ -118,9 +119,9 @@ def test_stale_checkpoints_are_dropped(tmp_path: Path) -> None:
     (ckpt / "checkpoint-4" / "trainer_state.json").write_text('{"global_step": 4}')
     (ckpt / "checkpoint-6").mkdir()  # an interrupted save: no trainer_state.json
     expected = {"train": {"learning_rate": 1e-6}, "data": {"kadid10k": "abc"}}
-    (ckpt / grpo.FINGERPRINT).write_text(json.dumps(expected))
-    assert grpo.resume_point(ckpt, expected) == ckpt / "checkpoint-4"
+    (ckpt / resume.FINGERPRINT).write_text(json.dumps(expected))
+    assert resume.resume_point(ckpt, expected) == ckpt / "checkpoint-4"
     changed = {"train": {"learning_rate": 2e-6}, "data": {"kadid10k": "abc"}}
-    assert grpo.resume_point(ckpt, changed) is None
+    assert resume.resume_point(ckpt, changed) is None
     assert not (ckpt / "checkpoint-4").exists()
-    assert json.loads((ckpt / grpo.FINGERPRINT).read_text()) == changed
+    assert json.loads((ckpt / resume.FINGERPRINT).read_text()) == changed

@@ -39,7 +39,7 @@ def train() -> Path:
         command = launch_command(accelerate_config_path(params.train.accelerate_config, root))
         print(f"launching: {' '.join(command)}", file=sys.stderr)
         os.execvpe(command[0], command, {**os.environ, LAUNCHED: "1"})
-    from vqr1.train.grpo import run as train_workspace
+    from vqr1.train.grpo import train_workspace
 
     return train_workspace(root, params)
 

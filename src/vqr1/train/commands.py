@@ -19,10 +19,10 @@ Overlay = Annotated[list[Path] | None, typer.Option(help="Params overlays deep-m
 def run_command(workdir: Workdir = Path("."), overlay: Overlay = None) -> None:
     """Train in-process (what the DVC `train` stage runs); resumes from the last matching checkpoint."""
     from vqr1.config import load_params
-    from vqr1.train.grpo import run
+    from vqr1.train.grpo import train_workspace
 
     params = load_params(workdir / "params.yaml", overlay)
-    out = run(workdir, params)
+    out = train_workspace(workdir, params)
     console.print(f"[green]trained[/] {out}")
 
 
@@ -31,7 +31,7 @@ def merge_command(workdir: Workdir = Path("."), overlay: Overlay = None) -> None
     """Merge models/<run>/adapter into the base weights: models/<run>/merged (serving without PEFT)."""
     from vqr1.config import load_params
     from vqr1.layout import resolve_model_base, run_dir
-    from vqr1.train.grpo import export_merged
+    from vqr1.train.publish import export_merged
 
     params = resolve_model_base(load_params(workdir / "params.yaml", overlay), workdir)
     out = run_dir(workdir, params.train)
