@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from flows import tasks
+from flows.lock import pipeline_lock
 from vqr1 import layout
 from vqr1 import workspace as vqr1_workspace
 from vqr1.storage import artifacts, s3
@@ -41,7 +42,7 @@ def pipeline(
     """Run every stage of dvc.yaml in ``workspace`` and publish the results; returns a summary."""
     ws = vqr1_workspace.check(workspace)
     run_id = run_id or artifacts.new_run_id()
-    with tasks.pipeline_lock(ws):
+    with pipeline_lock(ws):
         prepare_data(ws, refresh_data, echo)
         tasks.repro(str(ws), "train", echo=echo)
         tasks.repro(str(ws), "evaluate", echo=echo)

@@ -27,6 +27,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows import tasks
+from flows.lock import pipeline_lock
 from flows.pipeline import pipeline, prepare_data
 from vqr1 import workspace as vqr1_workspace
 from vqr1.config import load_params
@@ -71,7 +72,7 @@ def retrain(
     """Update the data; unless it is what the champion was trained on (or ``force``), train, evaluate,
     upload the challenger and compare it with the champion."""
     ws = str(vqr1_workspace.check(workspace))
-    with tasks.pipeline_lock(Path(ws)):
+    with pipeline_lock(Path(ws)):
         prepare_data(Path(ws), refresh_data, echo)
     unchanged = None if force else data_unchanged(ws, storage_dir)
     if unchanged is not None:

@@ -12,36 +12,25 @@ deterministic failure). docs/orchestration.md gives the worst-case time of each.
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import json
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.logging import get_run_logger
 
 from vqr1 import layout
 from vqr1.config import Params, load_params
+from vqr1.data import gate_report
+from vqr1.dvc_runner import run_dvc
 from vqr1.errors import GateFailed, Vqr1Error
-from vqr1.fsutil import atomic_write_text
-from vqr1.markdown import table
 from vqr1.storage import artifacts, dvc_remote, registry, s3, seaweed
-from vqr1.workspace import dvc_bin
 
 STAGES = ("sources", "download", "normalize", "validate", "train", "evaluate")
 GATE_SUMMARY = layout.GATE_REPORT_DIR / "summary.json"
 METRICS = layout.EVAL_DIR / "metrics.json"
-LOCK_FILE = Path(".dvc/tmp/vqr1-pipeline.lock")  # .dvc/tmp is git-ignored by DVC
-HOLDER_FILE = LOCK_FILE.with_suffix(".holder")
-TAIL_LINES = 25
 STORAGE_RETRIES = dict(retries=2, retry_delay_seconds=[5, 20], retry_jitter_factor=0.5)
 
 
@@ -49,92 +38,16 @@ class StageFailed(Vqr1Error):
     """A DVC stage exited non-zero; the message carries the end of its output."""
 
 
-class PipelineBusy(Vqr1Error):
-    """Another pipeline run holds this workspace."""
-
-
-@contextlib.contextmanager
-def pipeline_lock(workspace: Path) -> Iterator[None]:
-    """One pipeline run per workspace: a second one is refused at once, not queued behind DVC's lock.
-
-    The holder (pid, start time) is written beside the lock so that the refusal can say who holds it."""
-    lock = FileLock(Path(workspace) / LOCK_FILE, timeout=0)
-    holder = Path(workspace) / HOLDER_FILE
-    try:
-        lock.acquire()
-    except Timeout as exc:
-        who = holder.read_text(encoding="utf-8").strip() if holder.is_file() else "another process"
-        raise PipelineBusy(
-            f"{workspace}: a pipeline run is already in progress ({who}); wait for it or stop it"
-        ) from exc
-    try:
-        atomic_write_text(holder, f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
-        yield
-    finally:
-        holder.unlink(missing_ok=True)
-        lock.release()
-
-
-def run_dvc_streaming(workspace: Path, args: list[str], echo: bool = True) -> None:
-    """Run ``dvc <args>`` in the workspace, echoing its output; StageFailed with the last lines on failure."""
-    tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
-    with subprocess.Popen(
-        [dvc_bin(), *args],
-        cwd=workspace,
-        env=dvc_remote.dvc_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        errors="replace",
-    ) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            tail.append(line.rstrip())
-            if echo:
-                sys.stderr.write(line)
-    if proc.returncode != 0:
-        raise StageFailed(
-            f"{workspace}: `dvc {' '.join(args)}` failed (exit {proc.returncode}):\n" + "\n".join(tail)
-        )
-
-
 @task(name="dvc-repro", task_run_name="dvc repro {stage}")
 def repro(workspace: str, stage: str, force: bool = False, echo: bool = True) -> None:
     """Reproduce one stage (and nothing upstream: the flow runs the stages in order)."""
     get_run_logger().info("dvc repro %s in %s", stage, workspace)
-    run_dvc_streaming(
-        Path(workspace), ["repro", "--single-item", *(["--force"] if force else []), stage], echo
-    )
+    force_flag = ["--force"] if force else []
+    run_dvc(Path(workspace), "repro", "--single-item", *force_flag, stage, echo=echo, error=StageFailed)
 
 
 # No task retries: the stage's HTTP session already retried (a second layer would multiply the wait).
 repro_download = repro.with_options(name="dvc-repro-download", retries=0)
-
-
-def gate_markdown(summary: dict[str, Any]) -> str:
-    """The gate report as markdown: verdict per dataset and each failed expectation with an example."""
-    lines = [f"## Data gate: {'PASSED' if summary.get('success') else 'FAILED'}", ""]
-    rows = [
-        [name, ds.get("rows"), "pass" if ds.get("success") else "FAIL", len(ds.get("failed", []))]
-        for name, ds in summary.get("datasets", {}).items()
-    ]
-    lines.append(table(["dataset", "rows", "result", "failed expectations"], rows))
-    for name, ds in summary.get("datasets", {}).items():
-        for failure in ds.get("failed", []):
-            column = f" on `{failure['column']}`" if failure.get("column") else ""
-            count = failure.get("unexpected_count")
-            detail = (
-                f"{count} unexpected" if count is not None else f"observed {failure.get('observed_value')}"
-            )
-            example = (failure.get("examples") or [None])[0]
-            lines.append(
-                f"- **{name}**: `{failure.get('expectation')}`{column}: {detail}"
-                + (f", e.g. `{example}`" if example else "")
-            )
-    if summary.get("data_docs"):
-        lines += ["", f"Great Expectations Data Docs: `{summary['data_docs']}`"]
-    return "\n".join(lines) + "\n"
 
 
 @task(name="validate-gate")
@@ -143,16 +56,20 @@ def validate(workspace: str, echo: bool = True) -> dict[str, Any]:
     ws = Path(workspace)
     started = time.time()
     try:
-        run_dvc_streaming(ws, ["repro", "--single-item", "validate"], echo)
+        run_dvc(ws, "repro", "--single-item", "validate", echo=echo, error=StageFailed)
     except StageFailed as exc:
         summary_path = ws / GATE_SUMMARY
         if summary_path.is_file() and summary_path.stat().st_mtime >= started:
             summary = json.loads(summary_path.read_text(encoding="utf-8"))
-            create_markdown_artifact(gate_markdown(summary), key="data-gate", description="failed data gate")
+            create_markdown_artifact(
+                gate_report.gate_markdown(summary), key="data-gate", description="failed data gate"
+            )
             raise GateFailed(f"{summary_path}: data gate failed; training was not started\n{exc}") from exc
         raise
     summary = json.loads((ws / GATE_SUMMARY).read_text(encoding="utf-8"))
-    create_markdown_artifact(gate_markdown(summary), key="data-gate", description="data gate report")
+    create_markdown_artifact(
+        gate_report.gate_markdown(summary), key="data-gate", description="data gate report"
+    )
     return summary
 
 

@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,10 +28,10 @@ def _env() -> dict[str, str]:
 
 
 def dvc_repro(ws: Path) -> float:
-    from vqr1.workspace import dvc_bin
+    from vqr1.dvc_runner import run_dvc
 
     t0 = time.perf_counter()
-    subprocess.run([dvc_bin(), "repro", "-q"], cwd=ws, check=True, env=_env(), stdout=subprocess.DEVNULL)
+    run_dvc(ws, "repro", "-q")
     return time.perf_counter() - t0
 
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
 from vqr1.config import deep_merge, load_params, read_yaml
+from vqr1.dvc_runner import run_dvc
 from vqr1.errors import ConfigError
 from vqr1.fsutil import atomic_write_text
 
@@ -56,12 +55,6 @@ def check(path: Path | str) -> Path:
     return folder
 
 
-def dvc_bin() -> str:
-    """The dvc executable of this interpreter's environment (so stages run with the same packages)."""
-    candidate = Path(sys.executable).with_name("dvc")
-    return str(candidate) if candidate.exists() else "dvc"
-
-
 def init(dest: Path, overlays: list[Path], source: Path | None = None) -> Path:
     """Create (or refresh) a workspace at ``dest``: dvc.yaml copied, params.yaml merged, DVC initialised."""
     source = repo_root(source)
@@ -78,7 +71,7 @@ def init(dest: Path, overlays: list[Path], source: Path | None = None) -> Path:
     atomic_write_text(dest / "params.yaml", yaml.safe_dump(merged, sort_keys=False))
     load_params(dest / "params.yaml")  # validate the merged profile now, not at stage 3
     if not (dest / ".dvc").is_dir():
-        subprocess.run([dvc_bin(), "init", "--no-scm", "-q"], cwd=dest, check=True)
+        run_dvc(dest, "init", "--no-scm", "-q", error=ConfigError)
         for key in ("core.analytics", "core.check_update"):
-            subprocess.run([dvc_bin(), "config", key, "false"], cwd=dest, check=True)
+            run_dvc(dest, "config", key, "false", error=ConfigError)
     return dest

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from vqr1.dvc_runner import dvc_bin, dvc_env
 from vqr1.errors import DataError
 from vqr1.evaluate.pr_comment import MARKER, read_diff, render
-from vqr1.storage.dvc_remote import dvc_env
-from vqr1.workspace import dvc_bin
 
 GIT = ["git", "-c", "user.email=t@t.invalid", "-c", "user.name=t"]
 

@@ -17,9 +17,9 @@ from botocore.exceptions import ClientError
 
 from tests.fixtures_storage import SeaweedHandle, fake_run_workspace
 from vqr1.config import StorageParams
+from vqr1.dvc_runner import dvc_bin, dvc_env
 from vqr1.errors import DataError, StorageError
 from vqr1.storage import artifacts, dvc_remote, s3, seaweed
-from vqr1.workspace import dvc_bin
 
 
 def _code(exc_info: pytest.ExceptionInfo[ClientError]) -> str:
@@ -176,7 +176,7 @@ def test_run_without_weights_is_not_uploaded(
 
 
 def _dvc(root: Path, *args: str) -> None:
-    subprocess.run([dvc_bin(), *args], cwd=root, check=True, capture_output=True, env=dvc_remote.dvc_env())
+    subprocess.run([dvc_bin(), *args], cwd=root, check=True, capture_output=True, env=dvc_env())
 
 
 def test_dvc_push_pull_round_trip(s3_bucket: tuple[s3.S3Settings, s3.S3Settings], tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from tests.conftest import REPO
 from tests.data import real_layouts
 from tests.data.http_server import serve
 from vqr1 import workspace
+from vqr1.dvc_runner import dvc_bin
 
 EVAL_SETS = ["bid", "live_challenge", "koniq10k", "spaq", "deblurring", "sriqa_bench", "dehazing", "agiqa3k"]
 
@@ -68,7 +69,7 @@ def test_dvc_repro_paper_profile_on_real_layouts(tmp_path: Path, warm_model_dir:
         ws = workspace.init(tmp_path / "ws", [REPO / "configs/demo.yaml", overlay], source=REPO)
         shutil.copytree(warm_model_dir, ws / "models" / "tiny")
         proc = subprocess.run(
-            [workspace.dvc_bin(), "repro"], cwd=ws, env=env, capture_output=True, text=True, timeout=1200
+            [dvc_bin(), "repro"], cwd=ws, env=env, capture_output=True, text=True, timeout=1200
         )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for stage in [*(f"download@{n}" for n in layouts.fixtures), "normalize", "validate", "train", "evaluate"]:

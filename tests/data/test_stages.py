@@ -13,13 +13,12 @@ import yaml
 
 from tests.conftest import REPO
 from vqr1 import workspace
+from vqr1.dvc_runner import dvc_bin
 
 
 def _dvc(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run(
-        [workspace.dvc_bin(), *args], cwd=ws, env=env, capture_output=True, text=True, timeout=300
-    )
+    return subprocess.run([dvc_bin(), *args], cwd=ws, env=env, capture_output=True, text=True, timeout=300)
 
 
 def _workspace(tmp_path: Path, data: dict) -> Path:

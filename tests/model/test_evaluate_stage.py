@@ -16,6 +16,7 @@ from PIL import Image
 
 from vqr1 import workspace
 from vqr1.config import load_params
+from vqr1.dvc_runner import dvc_bin
 from vqr1.errors import ConfigError, DataError
 from vqr1.evaluate import report
 from vqr1.evaluate.evaluation import evaluate_workspace
@@ -152,7 +153,7 @@ def test_a_crash_before_the_report_keeps_the_previous_results_together(
 @pytest.mark.slow
 def test_dvc_repro_evaluate_and_metrics_show(ws: Path) -> None:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    dvc = workspace.dvc_bin()
+    dvc = dvc_bin()
     subprocess.run(
         [dvc, "repro", "--single-item", "evaluate"], cwd=ws, env=env, check=True, capture_output=True
     )

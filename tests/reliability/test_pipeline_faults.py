@@ -20,22 +20,23 @@ from typing import Any
 import pytest
 import yaml
 from flows import tasks
+from flows.lock import PipelineBusy, pipeline_lock
 from flows.pipeline import pipeline
 from prefect import flow
 from prefect.client.orchestration import get_client
 
 from tests.fixtures_storage import fake_run_workspace, kill_server
 from vqr1.config import StorageParams
+from vqr1.dvc_runner import dvc_bin, dvc_env
 from vqr1.errors import StorageError
 from vqr1.storage import artifacts, dvc_remote, s3, seaweed
-from vqr1.workspace import dvc_bin
 
 BUCKET = "outage"
 RUN_ID = "20260101T000000Z-0utage"
 HOLDER = """
 import sys, time
 from pathlib import Path
-from flows.tasks import pipeline_lock
+from flows.lock import pipeline_lock
 ws = Path(sys.argv[1])
 with pipeline_lock(ws):
     (ws / "first.started").write_text("1")
@@ -57,14 +58,14 @@ def test_second_concurrent_run_is_refused(
         while not (tmp_path / "first.started").exists():
             assert first.poll() is None and time.monotonic() < deadline, "the first run did not start"
             time.sleep(0.05)
-        with pytest.raises(tasks.PipelineBusy, match=rf"already in progress \(pid {first.pid} since") as info:
+        with pytest.raises(PipelineBusy, match=rf"already in progress \(pid {first.pid} since") as info:
             pipeline(str(tmp_path), push=False, echo=False)
         assert not (tmp_path / "data").exists() and not (tmp_path / "dvc.lock").exists()
     finally:
         (tmp_path / "first.go").write_text("1")
         first.wait(timeout=60)
     assert first.returncode == 0 and (tmp_path / "first.done").read_text() == "finished"
-    with tasks.pipeline_lock(tmp_path):  # released when the first run ends
+    with pipeline_lock(tmp_path):  # released when the first run ends
         pass
     scorecard.happened = f"refused at once: {str(info.value).split(': ', 1)[1][:70]}...; first run finished"
 
@@ -109,7 +110,7 @@ class Outage:
 
 
 def _dvc(ws: Path, *args: str) -> None:
-    subprocess.run([dvc_bin(), *args], cwd=ws, check=True, capture_output=True, env=dvc_remote.dvc_env())
+    subprocess.run([dvc_bin(), *args], cwd=ws, check=True, capture_output=True, env=dvc_env())
 
 
 @pytest.fixture(scope="module")

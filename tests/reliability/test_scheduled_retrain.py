@@ -27,6 +27,7 @@ from tests.conftest import REPO
 from tests.fixtures_storage import SeaweedHandle
 from vqr1 import layout, workspace
 from vqr1.config import load_params
+from vqr1.dvc_runner import dvc_bin
 from vqr1.storage import artifacts, registry, s3
 
 POOL = "vqr1-process"  # the work pool prefect.yaml names
@@ -48,7 +49,7 @@ def _prefect(*args: str, env: dict[str, str], timeout: int = 300) -> str:
 
 def _dvc(ws: Path, *args: str) -> None:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    proc = subprocess.run([workspace.dvc_bin(), *args], cwd=ws, env=env, capture_output=True, text=True)
+    proc = subprocess.run([dvc_bin(), *args], cwd=ws, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

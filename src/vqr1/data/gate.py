@@ -26,6 +26,7 @@ from PIL import Image
 from vqr1 import layout
 from vqr1.config import DataParams, GateParams
 from vqr1.data import catalogue
+from vqr1.data.gate_report import describe_failure
 from vqr1.data.normalize import MANIFEST_COLUMNS
 from vqr1.data.splits import SPLITS, required_splits
 from vqr1.errors import DataError, GateFailed
@@ -228,28 +229,8 @@ def validate_frame(context: Any, name: str, frame: pd.DataFrame, suite_items: li
 
 
 def _message(failed: list[DatasetResult], summary_path: Path) -> str:
-    """One line per failed expectation: dataset, expectation, column, count and the first example."""
-    lines = []
-    for ds in failed:
-        for f in ds.failures:
-            if f.get("exception"):
-                detail = f"could not run: {f['exception']}"
-            elif f.get("missing"):
-                detail = f"no rows with {f['missing']}"
-            elif f["unexpected_count"] is not None:
-                detail = f"{f['unexpected_count']} unexpected"
-            else:
-                detail = f"observed {f['observed_value']}, expected {f['kwargs']}"
-            line = (
-                f"{ds.name}: {f['expectation']}"
-                + (f" on {f['column']}" if f["column"] else "")
-                + f": {detail}"
-            )
-            if f["examples"]:
-                example = f["examples"][0]
-                line += f", e.g. {example.get('image', example)}"
-                line += f" ({example['error']})" if example.get("error") else ""
-            lines.append(line)
+    """One line per failed expectation (:func:`vqr1.data.gate_report.describe_failure`) under a header."""
+    lines = [describe_failure(ds.name, f) for ds in failed for f in ds.failures]
     header = f"data gate failed ({len(lines)} failed expectations; report {summary_path}):"
     return "\n  ".join([header, *lines])
 

@@ -9,41 +9,17 @@ written anywhere: DVC reads the AWS_* variables itself (that is how CI passes it
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 from vqr1.config import StorageParams
+from vqr1.dvc_runner import run_dvc
 from vqr1.errors import StorageError
 from vqr1.storage import s3
-from vqr1.workspace import dvc_bin
 
 REMOTE = "storage"
+TRANSFER_TIMEOUT_S = 3600
 # keys this module manages in config.local (stale ones are dropped when the source changes)
 _MACHINE_KEYS = ("endpointurl", "access_key_id", "secret_access_key")
-
-
-def dvc_env() -> dict[str, str]:
-    """The environment for DVC: no analytics, no cloud-metadata probes, this venv first on PATH."""
-    env = dict(os.environ)
-    env.update({"DVC_NO_ANALYTICS": "1", "AWS_EC2_METADATA_DISABLED": "true"})
-    env["PATH"] = os.pathsep.join([str(Path(dvc_bin()).parent), env.get("PATH", "")])
-    return env
-
-
-def run_dvc(root: Path, *args: str, timeout_s: float = 3600) -> str:
-    """Run one dvc command in ``root``; StorageError with DVC's own last lines on failure."""
-    cmd = [dvc_bin(), *args]
-    try:
-        done = subprocess.run(
-            cmd, cwd=root, env=dvc_env(), capture_output=True, text=True, timeout=timeout_s, check=False
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise StorageError(f"{root}: `dvc {' '.join(args)}` timed out after {timeout_s:.0f} s") from exc
-    if done.returncode != 0:
-        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-8:])
-        raise StorageError(f"{root}: `dvc {' '.join(args)}` failed (exit {done.returncode}):\n{tail}")
-    return done.stdout
 
 
 def configure(
@@ -87,8 +63,10 @@ def configure(
 
 
 def push(root: Path, jobs: int = 4) -> str:
-    return run_dvc(root, "push", "--jobs", str(jobs))
+    return run_dvc(root, "push", "--jobs", str(jobs), timeout_s=TRANSFER_TIMEOUT_S, error=StorageError)
 
 
 def pull(root: Path, jobs: int = 4, targets: tuple[str, ...] = ()) -> str:
-    return run_dvc(root, "pull", "--jobs", str(jobs), *targets)
+    return run_dvc(
+        root, "pull", "--jobs", str(jobs), *targets, timeout_s=TRANSFER_TIMEOUT_S, error=StorageError
+    )
