@@ -53,7 +53,7 @@ def demo(workdir: Path = Path("build/demo"), keep_storage: bool = False) -> None
     """Run the main job end to end on the CPU, offline (what `make demo` runs)."""
     from vqr1 import demo as demo_mod
 
-    demo_mod.run(workdir, keep_storage=keep_storage)
+    demo_mod.run_demo(workdir, keep_storage=keep_storage)
 
 
 @app.command("workspace")

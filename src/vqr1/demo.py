@@ -1,10 +1,11 @@
 """`make demo`: the main job end to end on the CPU, offline, in the workspace build/demo.
 
-Storage up (embedded SeaweedFS in build/demo/.storage) -> workspace (params.yaml + configs/demo.yaml)
--> tiny Qwen2.5-VL with a short format warm-up (a fixture: a random model never writes the answer
-format) -> the Prefect ``pipeline`` flow: download (the synthetic KADID-format set is generated)
--> normalize -> validate (GX gate) -> a few GRPO steps -> evaluate -> dvc push + run upload to S3.
-Ends with the metrics table, where the artifacts are, and how to open the Prefect UI.
+Workspace (params.yaml + configs/demo.yaml) -> tiny Qwen2.5-VL with a short format warm-up (a fixture:
+a random model never writes the answer format) -> the Prefect ``pipeline`` flow: download (the
+synthetic KADID-format set is generated) -> normalize -> validate (GX gate) -> a few GRPO steps ->
+evaluate -> storage up (embedded SeaweedFS in build/demo/.storage) -> dvc push + run upload to S3.
+The storage is stopped at the end unless ``keep_storage``. Ends with the metrics table, where the
+artifacts are, and how to open the Prefect UI.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ DEMO_OVERLAY = Path("configs/demo.yaml")
 WARMUP_STEPS = 150
 
 
-def run(workdir: Path = Path("build/demo"), keep_storage: bool = False) -> dict:
+def run_demo(workdir: Path = Path("build/demo"), keep_storage: bool = False) -> dict:
     from flows.pipeline import print_summary, run_pipeline
 
     console = Console()

@@ -25,7 +25,9 @@ def passed_ws(tmp_path_factory: pytest.TempPathFactory, synth_root: Path) -> Pat
     ws = tmp_path_factory.mktemp("gate")
     shutil.copytree(synth_root, ws / "data/raw/synthetic")
     normalize.write_manifests(ws, data_params(), progress=False)
-    gate.run(Path(os.path.relpath(ws)), data_params())  # a relative root works (GX needs absolute paths)
+    gate.validate_manifests(
+        Path(os.path.relpath(ws)), data_params()
+    )  # a relative root works (GX needs absolute paths)
     return ws
 
 
@@ -71,7 +73,7 @@ def test_bad_data_fails_with_every_problem_reported(passed_ws: Path, tmp_path: P
     before = _digest(ws / "data/validated/synthetic.parquet")
 
     with pytest.raises(GateFailed) as info:
-        gate.run(ws, data_params())
+        gate.validate_manifests(ws, data_params())
     message = str(info.value)
     summary = json.loads((ws / "reports/gate/summary.json").read_text())
     failed = {(f["expectation"], f["column"]): f for f in summary["datasets"]["synthetic"]["failed"]}
@@ -111,13 +113,13 @@ def test_missing_manifest_columns_fail_the_gate(passed_ws: Path, tmp_path: Path)
     (ws / "data/manifests").mkdir(parents=True)
     manifest.to_parquet(ws / "data/manifests/synthetic.parquet")
     with pytest.raises(GateFailed, match="synthetic: expect_table_columns_to_match_set"):
-        gate.run(ws, data_params())
+        gate.validate_manifests(ws, data_params())
     assert not (ws / "data/validated").exists()
 
 
 def test_missing_manifest_names_the_stage(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"synthetic: manifest .* not found; run the normalize stage"):
-        gate.run(tmp_path, data_params())
+        gate.validate_manifests(tmp_path, data_params())
 
 
 def test_inspect_image_bounds(tmp_path: Path) -> None:

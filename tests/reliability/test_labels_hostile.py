@@ -153,7 +153,7 @@ def test_gate_fails_on_an_empty_split(scorecard, tmp_path: Path) -> None:
     with pytest.raises(
         GateFailed, match=r"synthetic: expect_column_distinct_values_to_contain_set on split"
     ) as info:
-        gate.run(tmp_path, data)
+        gate.validate_manifests(tmp_path, data)
     assert "no rows with ['test', 'val']" in str(info.value)
     assert not (tmp_path / "data/validated").exists()
     scorecard.happened = "gate failed: split has no rows with ['test', 'val']; data/validated not written"

@@ -71,7 +71,7 @@ def validate_command(root: RootOption = Path(".")) -> None:
     from vqr1.config import load_params
     from vqr1.data import gate
 
-    summary = gate.run(root, load_params(root / "params.yaml").data)
+    summary = gate.validate_manifests(root, load_params(root / "params.yaml").data)
     console.print(
         f"[green]data gate passed[/] ({summary['seconds']} s); report {root / layout.GATE_REPORT_DIR}"
     )

@@ -235,7 +235,7 @@ def _message(failed: list[DatasetResult], summary_path: Path) -> str:
     return "\n  ".join([header, *lines])
 
 
-def run(root: Path, data: DataParams) -> dict[str, Any]:
+def validate_manifests(root: Path, data: DataParams) -> dict[str, Any]:
     """Validate every manifest; write the report, and data/validated only when all pass."""
     root = Path(root).resolve()  # GX's Data Docs store needs an absolute folder
     manifests = {}

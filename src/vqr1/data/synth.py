@@ -199,7 +199,7 @@ class DistortionType:
     sensitivity: float
 
 
-# KADID-10K's 25 types, by their KADID number. The first eight in ORDER are the ones the issue names
+# KADID-10K's 25 types, by their KADID number. The first eight in ORDER are the most common kinds of damage
 # (blur, motion blur, noise, JPEG, contrast, saturation, brightness, pixelation): the small default set
 # takes types from the front of ORDER.
 DISTORTIONS: dict[int, DistortionType] = {

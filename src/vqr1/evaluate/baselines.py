@@ -20,8 +20,9 @@ import numpy as np
 from vqr1.errors import ConfigError, DataError
 from vqr1.evaluate.inference import load_image
 
-# name -> whether pyiqa needs a parameter file for it
-KNOWN: dict[str, bool] = {"piqe": False, "niqe": True, "brisque": True}
+BASELINES = ("piqe", "niqe", "brisque")  # the pyiqa no-reference metrics evaluate.baselines may name
+# pyiqa downloads these metrics' parameter files, impossible offline: they load only from a local file
+NEEDS_PARAMETER_FILE = frozenset({"niqe", "brisque"})
 
 
 @dataclass
@@ -35,10 +36,10 @@ class Baseline:
 
 def load(name: str, weights: Mapping[str, str], device: str | None = None) -> Baseline:
     """The pyiqa metric ``name``; NIQE/BRISQUE only from a local parameter file given in ``weights``."""
-    if name not in KNOWN:
-        raise ConfigError(f"evaluate.baselines: unknown baseline {name!r}; known: {sorted(KNOWN)}")
+    if name not in BASELINES:
+        raise ConfigError(f"evaluate.baselines: unknown baseline {name!r}; known: {list(BASELINES)}")
     kwargs: dict[str, Any] = {}
-    if KNOWN[name]:
+    if name in NEEDS_PARAMETER_FILE:
         local = weights.get(name)
         if not local:
             return Baseline(

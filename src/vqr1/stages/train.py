@@ -16,15 +16,20 @@ from vqr1.config import load_params
 from vqr1.errors import ConfigError, exit_on_error
 
 LAUNCHED = "VQR1_ACCELERATE_LAUNCHED"
-SOURCE_ROOT = Path(__file__).resolve().parents[3]  # the checkout, for configs/accelerate/*.yaml
+# Where configs/accelerate/ is when vqr1 runs from its source checkout (the editable install of make setup,
+# or PYTHONPATH=src); an installed wheel has no such folder, and its configs must be named in the workspace.
+EDITABLE_CHECKOUT = Path(__file__).resolve().parents[3]
 
 
 def accelerate_config_path(value: str, root: Path) -> Path:
-    """The accelerate config file: relative to the workspace first, then to the vqr1 checkout."""
-    for candidate in (root / value, SOURCE_ROOT / value):
+    """The accelerate config file: relative to the workspace first, then to the source checkout if any."""
+    for candidate in (root / value, EDITABLE_CHECKOUT / value):
         if candidate.is_file():
             return candidate.resolve()
-    raise ConfigError(f"train.accelerate_config={value!r}: no such file in {root} or {SOURCE_ROOT}")
+    raise ConfigError(
+        f"train.accelerate_config={value!r}: no such file in the workspace {root}"
+        f" (nor in a vqr1 source checkout at {EDITABLE_CHECKOUT})"
+    )
 
 
 def launch_command(config: Path) -> list[str]:

@@ -11,7 +11,7 @@ from vqr1.errors import exit_on_error
 
 
 def validate() -> dict[str, Any]:
-    summary = gate.run(Path.cwd(), load_params("params.yaml").data)
+    summary = gate.validate_manifests(Path.cwd(), load_params("params.yaml").data)
     rows = sum(d["rows"] for d in summary["datasets"].values())
     print(f"data gate passed: {len(summary['datasets'])} datasets, {rows} images, {summary['seconds']} s")
     return summary
