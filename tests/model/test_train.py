@@ -43,11 +43,19 @@ def workspace(tmp_path: Path, synth_root: Path, warm_model_dir: Path) -> Path:
     return tmp_path
 
 
-def test_three_lora_steps_write_adapter_metrics_and_card(workspace: Path) -> None:
-    params = make_params(workspace, max_steps=3, save_steps=3, merge_weights=True)
-    out = grpo.train_workspace(workspace, params)
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, synth_root: Path, warm_model_dir: Path) -> Path:
+    """One 3-step LoRA run (with merged weights) whose outputs the focused tests below each check."""
+    root = tmp_path_factory.mktemp("trained")
+    write_validated(root, synth_root, "synthetic", 60)
+    shutil.copytree(warm_model_dir, root / "models" / "tiny")
+    out = grpo.train_workspace(root, make_params(root, max_steps=3, save_steps=3, merge_weights=True))
+    assert out == root / "models" / "demo"
+    return root
 
-    adapter = out / "adapter"
+
+def test_adapter_is_lora_on_the_language_model_only_and_was_updated(trained: Path) -> None:
+    adapter = trained / "models" / "demo" / "adapter"
     config = json.loads((adapter / "adapter_config.json").read_text())
     assert config["peft_type"] == "LORA" and "language_model" in config["target_modules"]
     assert (adapter / "tokenizer.json").is_file() and (adapter / "processor_config.json").is_file()
@@ -56,28 +64,39 @@ def test_three_lora_steps_write_adapter_metrics_and_card(workspace: Path) -> Non
     lora_b = [t for k, t in weights.items() if "lora_B" in k]
     assert lora_b and max(float(t.abs().max()) for t in lora_b) > 0  # initialised at 0: they were updated
 
-    state = json.loads((out / "checkpoints" / "checkpoint-3" / "trainer_state.json").read_text())
+
+def test_every_step_is_logged_with_varying_rewards(trained: Path) -> None:
+    state = json.loads((trained / "models/demo/checkpoints/checkpoint-3/trainer_state.json").read_text())
     logs = [e for e in state["log_history"] if "reward" in e]
     assert [e["step"] for e in logs] == [1, 2, 3]
     assert any(e["rewards/fidelity/std"] > 0 for e in logs)  # rewards varied, so LoRA had a gradient
 
-    plots = workspace / "dvclive" / "plots" / "metrics"
-    for name in ("rewards/fidelity/mean", "rewards/format/mean", "reward_std", "kl", "parse_failure_rate",
-                 "completions/mean_length", "learning_rate"):  # fmt: skip
-        rows = pd.read_csv(plots / f"{name}.tsv", sep="\t")
-        assert rows["step"].tolist() == [1, 2, 3], name
-    assert "rewards" in json.loads((workspace / "dvclive" / "metrics.json").read_text())
 
-    merged = load_file(out / "merged" / "model.safetensors")  # LoRA folded in: plain weights, no lora_*
+@pytest.mark.parametrize(
+    "name",
+    ["rewards/fidelity/mean", "rewards/format/mean", "reward_std", "kl", "parse_failure_rate",
+     "completions/mean_length", "learning_rate"],
+)  # fmt: skip
+def test_dvclive_plots_every_step(trained: Path, name: str) -> None:
+    rows = pd.read_csv(trained / "dvclive" / "plots" / "metrics" / f"{name}.tsv", sep="\t")
+    assert rows["step"].tolist() == [1, 2, 3]
+    assert "rewards" in json.loads((trained / "dvclive" / "metrics.json").read_text())
+
+
+def test_merged_weights_fold_the_adapter_into_plain_weights(trained: Path) -> None:
+    merged_dir = trained / "models" / "demo" / "merged"
+    merged = load_file(merged_dir / "model.safetensors")
     assert merged and not any("lora" in k for k in merged)
-    base = load_file(workspace / "models" / "tiny" / "model.safetensors")
+    base = load_file(trained / "models" / "tiny" / "model.safetensors")
     q_proj = [k for k in base if k.endswith("q_proj.weight") and k in merged]
     assert q_proj and any(not torch.equal(base[k], merged[k]) for k in q_proj)
-    assert (out / "merged" / "tokenizer.json").is_file()
+    assert (merged_dir / "tokenizer.json").is_file()
 
-    card = (out / "README.md").read_text()
-    assert "base_model: models/tiny" in card and "synthetic" in card
-    assert (out / "reward_curve.png").stat().st_size > 1000
+
+def test_model_card_names_base_and_data_with_the_reward_curve(trained: Path) -> None:
+    card = (trained / "models" / "demo" / "README.md").read_text()
+    assert "base_model: models/tiny" in card and "library_name: peft" in card and "`synthetic`" in card
+    assert (trained / "models" / "demo" / "reward_curve.png").stat().st_size > 1000
 
 
 def test_each_reward_call_ranks_groups_of_one_dataset_and_gets_every_column(
