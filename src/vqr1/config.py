@@ -150,7 +150,7 @@ class LoraParams(_Strict):
     )
 
 
-# GRPOConfig fields vqr1 sets itself (vqr1.train.grpo.grpo_config): derived from the project's fields, or
+# GRPOConfig fields vqr1 sets itself (vqr1.train.trainer_config.grpo_config): derived from the project's fields, or
 # required by how the trainer is wired (dvclive callback, reward columns).
 GRPO_MANAGED_KEYS = frozenset(
     {
@@ -194,7 +194,9 @@ class TrainParams(_Strict):
         check_name("train.run_name", self.run_name)  # becomes models/<run_name>/
         managed = sorted(GRPO_MANAGED_KEYS & set(self.grpo))
         if managed:
-            raise ValueError(f"train.grpo.{managed[0]} is set by vqr1 (see vqr1.train.grpo.grpo_config)")
+            raise ValueError(
+                f"train.grpo.{managed[0]} is set by vqr1 (see vqr1.train.trainer_config.grpo_config)"
+            )
         weights = self.grpo.get("reward_weights")
         if weights is not None and len(weights) != len(self.reward_funcs):
             raise ValueError("train.reward_funcs and train.grpo.reward_weights must have the same length")
