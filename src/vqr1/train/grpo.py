@@ -23,7 +23,7 @@ from vqr1.train.resume import checkpoint_step, fingerprint, last_checkpoint, res
 from vqr1.train.trainer import build_trainer
 from vqr1.train.trainer_config import run_state
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # paths in messages stay whole (no wrapping)
 
 
 def train_workspace(root: Path, params: Params) -> Path:

@@ -16,7 +16,7 @@ from rich.console import Console
 from vqr1.config import Params
 from vqr1.fsutil import atomic_write_text
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # paths in messages stay whole (no wrapping)
 FINGERPRINT = "fingerprint.json"
 # Changing these continues the same run rather than starting a new one (train.* and train.grpo.*).
 RESUMABLE_KEYS = {"merge_weights"}
