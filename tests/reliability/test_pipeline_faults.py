@@ -52,6 +52,8 @@ def test_second_concurrent_run_is_refused(
     tmp_path: Path,
     prefect_harness: None,
 ) -> None:
+    for name in ("dvc.yaml", "params.yaml"):  # a workspace by its files (the flow checks them first)
+        (tmp_path / name).write_text("")
     first = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)])
     try:
         deadline = time.monotonic() + 60
