@@ -64,7 +64,7 @@ def grpo_config(params: Params, output_dir: Path, num_processes: int | None = No
         "output_dir": str(output_dir),
         "per_device_train_batch_size": per_device,  # completions: one ranking group x K
         "gradient_accumulation_steps": accumulation,
-        "report_to": "none",  # dvclive is attached as a callback with its own Live (vqr1.train.grpo)
+        "report_to": "none",  # dvclive is attached as a callback with its own Live (vqr1.train.live)
         "remove_unused_columns": False,  # the rewards read the mos, image_id and dataset columns
     }
     try:
