@@ -39,7 +39,8 @@ app.add_typer(workspace_app, name="workspace")
 def workspace_init(
     dest: Path,
     overlay: list[Path] = typer.Option(
-        [], help="YAML deep-merged over params.yaml, in order (e.g. configs/demo.yaml)"
+        [],
+        help="YAML deep-merged over params.yaml, in order (e.g. configs/demo.yaml, configs/paper-8gpu.yaml)",
     ),
 ) -> None:
     """Create or refresh a workspace at DEST (dvc.yaml, merged params.yaml, DVC initialised)."""
@@ -54,17 +55,6 @@ def demo(workdir: Path = Path("build/demo"), keep_storage: bool = False) -> None
     from vqr1 import demo as demo_mod
 
     demo_mod.run_demo(workdir, keep_storage=keep_storage)
-
-
-@app.command("workspace")
-def workspace(
-    dest: Path,
-    overlay: list[Path] = typer.Option(None, help="params overlays, e.g. configs/paper-8gpu.yaml"),
-) -> None:
-    """Make (or refresh) a DVC workspace at DEST: dvc.yaml, and params.yaml with the overlays merged over it."""
-    from vqr1.workspace import init
-
-    typer.echo(init(dest, overlay or []))
 
 
 def main() -> None:

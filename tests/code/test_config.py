@@ -144,14 +144,16 @@ def test_score_clip_is_off_in_the_paper_recipe_and_must_be_an_interval(tmp_path:
 
 
 def test_gpu_preset_makes_a_workspace(tmp_path: Path) -> None:
-    """`vqr1 workspace DIR --overlay configs/paper-16gpu.yaml`: the paper recipe with that preset's accelerate
+    """`vqr1 workspace init DIR --overlay configs/paper-16gpu.yaml`: the paper recipe with that preset's accelerate
     config, validated, ready for `dvc repro` (every preset's schedule: tests/model/test_train_sampler.py)."""
     from typer.testing import CliRunner
 
     from vqr1.cli import app
 
     dest = tmp_path / "paper-16gpu"
-    result = CliRunner().invoke(app, ["workspace", str(dest), "--overlay", "configs/paper-16gpu.yaml"])
+    result = CliRunner().invoke(
+        app, ["workspace", "init", str(dest), "--overlay", "configs/paper-16gpu.yaml"]
+    )
     assert result.exit_code == 0, result.output
     p = load_params(dest / "params.yaml")
     assert (p.train.images_per_group, p.train.images_per_update) == (8, 128)
