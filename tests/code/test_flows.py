@@ -17,7 +17,7 @@ from prefect.flows import load_flow_from_entrypoint
 from tests.fixtures_storage import REPO, SeaweedHandle
 from vqr1 import workspace
 from vqr1.config import load_params
-from vqr1.errors import GateFailed
+from vqr1.errors import ConfigError, GateFailed
 from vqr1.storage import artifacts, registry, s3
 
 SMALL = {
@@ -105,3 +105,12 @@ def test_prefect_yaml_deployments_point_at_the_flows() -> None:
     for entry in deployments.values():  # a real workspace, chosen at deploy time; never the demo
         assert entry["parameters"]["workspace"] == "{{ $VQR1_WORKSPACE }}"
         assert entry["work_pool"]["name"] == "vqr1-process"
+
+
+def test_flows_refuse_an_empty_or_foreign_workspace(tmp_path: Path) -> None:
+    """An unset VQR1_WORKSPACE deploys as "": it must not fall back to the worker's folder (the checkout)."""
+    with pytest.raises(ConfigError, match="VQR1_WORKSPACE"):
+        workspace.check("")
+    with pytest.raises(ConfigError, match="not a vqr1 workspace"):
+        workspace.check(tmp_path)
+    assert workspace.check(REPO) == REPO.resolve()
