@@ -62,11 +62,16 @@ def kill_server(storage: Path) -> seaweed.Server:
 
 
 @pytest.fixture
-def s3_bucket(seaweed_server: SeaweedHandle) -> tuple[s3.S3Settings, s3.S3Settings]:
+def s3_bucket(seaweed_server: SeaweedHandle) -> Iterator[tuple[s3.S3Settings, s3.S3Settings]]:
     """(writer, reader) settings on a fresh bucket of the session's server."""
     writer, reader = seaweed_server.with_bucket(f"t-{secrets.token_hex(6)}")
-    s3.ensure_bucket(s3.client(writer), writer)
-    return writer, reader
+    client = s3.client(writer)
+    s3.ensure_bucket(client, writer)
+    yield writer, reader
+    # SeaweedFS gives every bucket its own volumes; dropping the bucket frees them for the next tests.
+    for key in s3.list_keys(client, writer, ""):
+        client.delete_object(Bucket=writer.bucket, Key=key)
+    client.delete_bucket(Bucket=writer.bucket)
 
 
 def fake_run_workspace(root: Path, srcc: dict[str, float], run_name: str = "demo") -> Params:

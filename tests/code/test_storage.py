@@ -97,6 +97,27 @@ def test_up_is_idempotent_and_reuses_credentials(seaweed_server: SeaweedHandle) 
     )
 
 
+def test_more_buckets_than_a_fixed_volume_count_all_take_data(seaweed_server: SeaweedHandle) -> None:
+    """SeaweedFS gives each bucket its own volumes: a fixed -volume.max=16 refused the 17th bucket's
+    first object with InternalError. The server sizes its volume count from the free disk instead."""
+    client = s3.client(seaweed_server.writer, attempts=1)
+    buckets = [f"many-{i:02d}" for i in range(20)]
+    try:
+        for name in buckets:
+            client.create_bucket(Bucket=name)
+            client.put_object(Bucket=name, Key="k", Body=b"x" * 1024)
+        assert [client.get_object(Bucket=name, Key="k")["Body"].read() for name in buckets] == [
+            b"x" * 1024
+        ] * 20
+    finally:
+        for name in buckets:
+            try:
+                client.delete_object(Bucket=name, Key="k")
+                client.delete_bucket(Bucket=name)
+            except ClientError:
+                pass
+
+
 def test_env_file_syntax_and_a_key_without_value(tmp_path: Path) -> None:
     env = tmp_path / "s3.env"
     env.write_text("# credentials\nexport AWS_ACCESS_KEY_ID='quoted key'\n\nAWS_SECRET_ACCESS_KEY=s=3\n")

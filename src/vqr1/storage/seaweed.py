@@ -184,7 +184,9 @@ def _command(storage_dir: Path, ports: dict[str, int]) -> list[str]:
         "-s3.port.lance=0",
         "-master.telemetry=false",
         "-master.volumeSizeLimitMB=64",
-        "-volume.max=16",
+        # Volumes are allotted per bucket (one collection each), so a fixed count caps both the number
+        # of buckets holding data and the total size (16 x 64 MB). 0 sizes it from the free disk space.
+        "-volume.max=0",
     ]
 
 
