@@ -15,12 +15,15 @@ for _key, _value in {
 }.items():
     os.environ.setdefault(_key, _value)
 
-from collections.abc import Iterator  # noqa: E402
+import shutil  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+
+pytest_plugins = ["tests.reliability.scorecard"]  # its summary must load in xdist's controller too
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -35,30 +38,57 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+def built_once(
+    tmp_path_factory: pytest.TempPathFactory, worker_id: str, name: str, build: Callable[[Path], object]
+) -> Path:
+    """``build(folder)`` run once per test session: with pytest-xdist, the first worker builds it in the
+    session's shared temp folder under a file lock and the others reuse it (read-only by convention)."""
+    if worker_id == "master":
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    from filelock import FileLock
+
+    folder = tmp_path_factory.getbasetemp().parent / f"shared-{name}"
+    with FileLock(f"{folder}.lock"):
+        if not (folder / ".done").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            (folder / ".done").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """A random tiny Qwen2.5-VL (no warm-up)."""
     from vqr1.model import tiny
 
-    return tiny.build(tmp_path_factory.mktemp("tiny") / "model", seed=0)
+    return (
+        built_once(tmp_path_factory, worker_id, "tiny", lambda f: tiny.build(f / "model", seed=0)) / "model"
+    )
 
 
 @pytest.fixture(scope="session")
-def warm_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def warm_model_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """The tiny model after the format warm-up: its completions parse."""
     from vqr1.model import tiny
 
-    return tiny.build(tmp_path_factory.mktemp("tiny-warm") / "model", seed=0, warmup_steps=150)
+    def build(folder: Path) -> None:
+        tiny.build(folder / "model", seed=0, warmup_steps=150)
+
+    return built_once(tmp_path_factory, worker_id, "tiny-warm", build) / "model"
 
 
 @pytest.fixture(scope="session")
-def synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def synth_root(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """The small synthetic KADID-format set at reduced resolution: <root>/kadid10k/..."""
     from vqr1.data import synth
 
-    root = tmp_path_factory.mktemp("synth")
-    synth.build(root, synth.SynthSpec(width=128, height=96), workers=2, progress=False)
-    return root
+    def build(root: Path) -> None:
+        synth.build(root, synth.SynthSpec(width=128, height=96), workers=2, progress=False)
+
+    return built_once(tmp_path_factory, worker_id, "synth", build)
 
 
 @pytest.fixture(autouse=True)
