@@ -16,7 +16,7 @@ export TOKENIZERS_PARALLELISM := false
 export PATH := $(abspath $(BIN)):$(PATH)
 PY_DIRS := $(wildcard src tests flows scripts)
 
-.PHONY: setup lint format test test-fast demo bench reliability gpu-setup gpu-check clean
+.PHONY: setup lint format test test-fast demo learn bench reliability gpu-setup gpu-check clean
 
 setup: $(STAMP)
 
@@ -53,6 +53,11 @@ test-fast: setup
 
 demo: setup
 	$(BIN)/vqr1 demo
+
+# Does GRPO teach the tiny model on the CPU? Held-out SRCC over seeds, with a positive and a negative
+# control (docs/learning.md); build/learn/result.json and curves.png.
+learn: setup
+	$(BIN)/python scripts/learn.py
 
 # Every benchmark, one table, docs/benchmarks.md + docs/benchmarks.json.
 bench: setup

@@ -150,6 +150,24 @@ class LoraParams(_Strict):
     )
 
 
+class HeldOutParams(_Strict):
+    """The held-out SRCC logged during training (vqr1.train.heldout): every ``every`` steps (0 = off), the
+    mean of ``samples`` sampled scores per image of ``split``, on at most ``max_images`` images."""
+
+    every: int = 0
+    samples: int = 4
+    max_images: int = 64
+    split: Literal["val", "test"] = "val"
+
+    @model_validator(mode="after")
+    def _check(self) -> HeldOutParams:
+        if self.every < 0 or self.samples < 1 or self.max_images < 3:
+            raise ValueError(
+                "train.heldout: every >= 0, samples >= 1 and max_images >= 3 (an SRCC needs images)"
+            )
+        return self
+
+
 # GRPOConfig fields vqr1 sets itself (vqr1.train.trainer_config.grpo_config): derived from the project's fields, or
 # required by how the trainer is wired (dvclive callback, reward columns).
 GRPO_MANAGED_KEYS = frozenset(
@@ -175,6 +193,12 @@ class TrainParams(_Strict):
     unparsable: Literal["skip", "paper"] = "skip"
     # (lo, hi): parsed scores clipped to the MOS scale inside the ranking reward; null = no clip (reference)
     score_clip: tuple[float, float] | None = None
+    # Controls of the training loop, off in every real recipe (docs/learning.md): each image's MOS band said
+    # in words in its prompt (a known signal: the positive control), and the MOS the reward sees permuted
+    # across the training images (nothing to learn: the negative control; the hint keeps the true band).
+    mos_hint: bool = False
+    shuffle_mos: bool = False
+    heldout: HeldOutParams = HeldOutParams()
     # a ranking group: images of ONE dataset that one reward call ranks against each other, and one device
     # micro-batch (GRPOConfig's per_device_train_batch_size = images_per_group x num_generations completions)
     images_per_group: int = 8

@@ -18,11 +18,31 @@ _THINKING = (
 _NON_THINKING = "Please only output the final answer with only one score in <answer> </answer> tags."
 
 
-def question(thinking: bool = True) -> str:
-    """The prompt text; ``thinking=False`` is the paper's non-thinking variant."""
-    return _QUESTION + (_THINKING if thinking else _NON_THINKING)
+def question(thinking: bool = True, hint: str | None = None) -> str:
+    """The prompt text; ``thinking=False`` is the paper's non-thinking variant. ``hint`` appends a sentence
+    (``train.mos_hint``: the positive control of the training loop, never part of a real recipe)."""
+    text = _QUESTION + (_THINKING if thinking else _NON_THINKING)
+    return text if hint is None else f"{text} Hint: {hint}."
 
 
-def conversation(thinking: bool = True) -> list[dict[str, Any]]:
+def conversation(thinking: bool = True, hint: str | None = None) -> list[dict[str, Any]]:
     """One user turn: the image first, then the text (the chat template adds the default system prompt)."""
-    return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question(thinking)}]}]
+    text = question(thinking, hint)
+    return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
+
+
+# The MOS (1-5) in five equal bands, said in words: the positive control's hint. Phrases, not a digit: the
+# tiny CPU model learns a multi-token cue in tens of steps and a one-token difference not at all.
+_BANDS = (
+    "severely distorted, very poor image",
+    "strongly distorted image",
+    "moderately distorted image",
+    "slightly distorted image",
+    "pristine image, no visible distortion",
+)
+
+
+def mos_hint(mos: float) -> str:
+    """The words for the band of ``mos`` on the 1-5 scale (values outside it fall in the end bands)."""
+    band = int((mos - 1.0) / 4.0 * len(_BANDS))
+    return _BANDS[min(max(band, 0), len(_BANDS) - 1)]

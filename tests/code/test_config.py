@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vqr1.config import deep_merge, load_params
+from vqr1.config import deep_merge, load_params, read_yaml
 from vqr1.errors import ConfigError
 from vqr1.train.trainer_config import grpo_config
 
@@ -141,6 +141,16 @@ def test_score_clip_is_off_in_the_paper_recipe_and_must_be_an_interval(tmp_path:
     assert clip.train.score_clip == (1.0, 5.0)
     with pytest.raises(ConfigError, match="score_clip"):
         load_params(REPO / "params.yaml", [_overlay(tmp_path, "train: {score_clip: [5, 1]}")])
+
+
+def test_controls_are_off_in_every_recipe_and_heldout_settings_are_checked(tmp_path: Path) -> None:
+    for recipe in [REPO / "params.yaml", *sorted((REPO / "configs").glob("*.yaml"))]:
+        raw = read_yaml(recipe).get("train", {})
+        assert not raw.get("mos_hint") and not raw.get("shuffle_mos"), recipe.name
+    with pytest.raises(ConfigError, match=r"train\.heldout"):
+        load_params(REPO / "params.yaml", [_overlay(tmp_path, "train: {heldout: {every: 5, max_images: 2}}")])
+    with pytest.raises(ConfigError, match="split"):
+        load_params(REPO / "params.yaml", [_overlay(tmp_path, "train: {heldout: {split: train}}")])
 
 
 def test_gpu_preset_makes_a_workspace(tmp_path: Path) -> None:

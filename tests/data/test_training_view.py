@@ -11,7 +11,7 @@ from PIL import Image
 
 from vqr1.data.training_view import training_dataset, validated_path
 from vqr1.errors import DataError
-from vqr1.prompts import conversation
+from vqr1.prompts import conversation, mos_hint
 
 
 def write_validated(root: Path, synth_root: Path, name: str, n: int | None = None) -> pd.DataFrame:
@@ -71,3 +71,28 @@ def test_missing_manifest_column_or_image_is_a_clear_error(tmp_path: Path, synth
     frame.assign(split="test").to_parquet(validated_path(tmp_path, "kadid10k"))
     with pytest.raises(DataError, match="no 'train' rows"):
         training_dataset(tmp_path, ["kadid10k"])
+
+
+def test_mos_hint_says_the_band_in_words_and_shuffling_moves_only_the_label(
+    tmp_path: Path, synth_root: Path
+) -> None:
+    """The controls of the training loop: the positive one names each image's MOS band in its prompt, the
+    negative one permutes the reward's MOS across the training images (same values, seeded order)."""
+    bands = [mos_hint(m) for m in (0.5, 1.0, 1.7, 2.5, 3.3, 4.1, 5.0, 9.0)]
+    assert bands[0] == bands[1] == bands[2] != bands[3]
+    assert bands[-1] == bands[-2] == "pristine image, no visible distortion" != bands[-3]
+    assert len(set(bands)) == 5
+    frame = write_validated(tmp_path, synth_root, "kadid10k", 40)
+    train_mos = frame[frame["split"] == "train"]["mos"].tolist()
+    hinted = training_dataset(tmp_path, ["kadid10k"], hint=True)
+    texts = [p[0]["content"][1]["text"] for p in hinted["prompt"]]
+    assert [t.endswith(f" Hint: {mos_hint(m)}.") for t, m in zip(texts, hinted["mos"], strict=True)] == [
+        True
+    ] * 32
+    assert hinted["mos"] == pytest.approx(train_mos)
+    shuffled = training_dataset(tmp_path, ["kadid10k"], hint=True, shuffle_mos_seed=3)
+    assert sorted(shuffled["mos"]) == pytest.approx(sorted(train_mos)) and shuffled["mos"] != train_mos
+    assert shuffled["mos"] == training_dataset(tmp_path, ["kadid10k"], shuffle_mos_seed=3)["mos"]
+    assert shuffled["image_id"] == hinted["image_id"]  # the images keep their order; their labels move
+    assert shuffled["prompt"] == hinted["prompt"]  # the hint keeps the image's own band: it no longer
+    # predicts the reward's label, so the negative control has nothing to learn from either

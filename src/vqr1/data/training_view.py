@@ -6,6 +6,10 @@ and returns a ``datasets.Dataset`` with the columns GRPOTrainer and the rewards 
 - ``prompt``: the conversational prompt of :func:`vqr1.prompts.conversation` (image placeholder + text);
 - ``image``: the image file, decoded lazily to PIL by the ``datasets.Image`` feature;
 - ``mos`` (float, 1-5), ``image_id`` (unique per row: ``<dataset>/<image path>``), ``dataset`` (str).
+
+Two controls of the training loop, off in every real recipe: ``mos_hint`` says each image's MOS band in its
+prompt (a known signal: GRPO must learn to use it, the positive control), and ``shuffle_mos_seed`` permutes
+the MOS the reward sees across the training images (nothing left to learn: the negative control).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import pandas as pd
 from vqr1.data.validated import read_validated
 from vqr1.errors import DataError
 from vqr1.layout import VALIDATED_DIR, validated_path
-from vqr1.prompts import conversation
+from vqr1.prompts import conversation, mos_hint
 
 
 def read_split(root: Path, dataset: str, split: str = "train") -> pd.DataFrame:
@@ -45,15 +49,36 @@ def read_split(root: Path, dataset: str, split: str = "train") -> pd.DataFrame:
     )
 
 
-def training_dataset(root: Path, datasets: list[str], thinking: bool = True, split: str = "train"):
-    """The GRPO dataset over ``datasets`` (rows of ``split``); raises DataError when there is nothing to train on."""
-    from datasets import Dataset, Image
-
+def split_rows(root: Path, datasets: list[str], split: str = "train") -> pd.DataFrame:
+    """The rows of ``split`` over ``datasets``; raises DataError when there are none."""
     frame = pd.concat([read_split(root, name, split) for name in datasets], ignore_index=True)
     if frame.empty:
         raise DataError(f"{Path(root) / VALIDATED_DIR}: no '{split}' rows in {datasets}")
-    prompt = conversation(thinking)
-    data = Dataset.from_dict(
-        {"prompt": [prompt] * len(frame), **{c: frame[c].tolist() for c in frame.columns}}
-    )
+    return frame
+
+
+def prompts(mos: pd.Series, thinking: bool = True, hint: bool = False) -> list[list[dict]]:
+    """One conversational prompt per row; with ``hint``, each says the band of the row's ``mos``."""
+    return [conversation(thinking, mos_hint(m) if hint else None) for m in mos]
+
+
+def training_dataset(
+    root: Path,
+    datasets: list[str],
+    thinking: bool = True,
+    split: str = "train",
+    hint: bool = False,
+    shuffle_mos_seed: int | None = None,
+):
+    """The GRPO dataset over ``datasets`` (rows of ``split``); raises DataError when there is nothing to train on.
+
+    The hint names the image's own MOS, the shuffled one only moves the reward's label: with both on,
+    neither the image nor the hint predicts the reward, so nothing can be learned."""
+    from datasets import Dataset, Image
+
+    frame = split_rows(root, datasets, split)
+    prompt = prompts(frame["mos"], thinking, hint)
+    if shuffle_mos_seed is not None:
+        frame["mos"] = np.random.default_rng(shuffle_mos_seed).permutation(frame["mos"].to_numpy())
+    data = Dataset.from_dict({"prompt": prompt, **{c: frame[c].tolist() for c in frame.columns}})
     return data.cast_column("image", Image())

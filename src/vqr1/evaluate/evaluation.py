@@ -43,6 +43,13 @@ def eval_datasets(params: Params) -> list[str]:
     return node
 
 
+def test_rows(root: Path, dataset: str) -> pd.DataFrame:
+    """The rows scored: the ``test`` split, which is the whole of an evaluation-only set and the held-out
+    images of a training set (a model is never scored on images it trained on)."""
+    frame = read_validated(root, dataset)
+    return frame[frame["split"] == "test"].reset_index(drop=True)
+
+
 def subset(frame: pd.DataFrame, max_images: int, seed: int) -> pd.DataFrame:
     """A seeded random subset of ``max_images`` rows (0 = all), kept in manifest order."""
     if 0 < max_images < len(frame):
@@ -154,12 +161,12 @@ def evaluate_workspace(
     params = resolve_model_base(params, root)
     settings = params.evaluate
     frames = {
-        name: subset(read_validated(root, name), settings.max_images, params.seed)
+        name: subset(test_rows(root, name), settings.max_images, params.seed)
         for name in eval_datasets(params)
     }
     for name, frame in frames.items():
         if frame.empty:
-            raise DataError(f"{validated_path(root, name)}: no rows to evaluate")
+            raise DataError(f"{validated_path(root, name)}: no test rows to evaluate")
     adapter_dir, weights = resolve_weights(root, params, adapter)
     scorer = build_scorer(params, adapter=adapter_dir, weights=weights)
     metrics: dict[str, Any] = {"datasets": {}}

@@ -17,6 +17,7 @@ from rich.console import Console
 from vqr1 import layout
 from vqr1.config import Params
 from vqr1.train import modelcard
+from vqr1.train.heldout import HeldOutSRCC
 from vqr1.train.live import dvclive_callback
 from vqr1.train.publish import export_merged, publish
 from vqr1.train.resume import checkpoint_step, fingerprint, last_checkpoint, resume_point
@@ -33,7 +34,14 @@ def train_workspace(root: Path, params: Params) -> Path:
     root = Path(root)
     out = layout.run_dir(root, params.train)
     checkpoints = out / "checkpoints"
-    dataset = training_dataset(root, params.data.train_datasets, thinking=params.train.thinking)
+    t = params.train
+    dataset = training_dataset(
+        root,
+        params.data.train_datasets,
+        thinking=t.thinking,
+        hint=t.mos_hint,
+        shuffle_mos_seed=params.seed if t.shuffle_mos else None,
+    )
     versions = modelcard.data_versions(root, params.data.train_datasets)
     state = run_state()
     main = state.is_main_process
@@ -41,8 +49,12 @@ def train_workspace(root: Path, params: Params) -> Path:
         resume = (
             resume_point(checkpoints, fingerprint(params, versions)) if main else last_checkpoint(checkpoints)
         )
-    callbacks = [dvclive_callback(root, checkpoint_step(resume) if resume else None)] if main else []
     runtime = layout.resolve_model_base(params, root)
+    callbacks = []
+    if main:  # the held-out monitor goes first: it adds its figure to the logs dvclive then writes
+        if t.heldout.every:
+            callbacks.append(HeldOutSRCC.from_workspace(root, runtime))
+        callbacks.append(dvclive_callback(root, checkpoint_step(resume) if resume else None))
     trainer = build_trainer(runtime, dataset, checkpoints, callbacks=callbacks)
     if resume is not None:
         console.print(f"resuming from {resume}")

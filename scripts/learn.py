@@ -1,0 +1,199 @@
+"""`make learn`: does GRPO with the ranking reward teach the tiny model on the CPU? Held-out SRCC, with controls.
+
+One workspace (params.yaml + configs/demo.yaml + configs/learn.yaml) makes the synthetic set and its
+by-reference split with the real stages (``dvc repro validate``) and the format-warmed tiny model. Then the
+real train stage (``python -m vqr1.stages.train``) runs once per (arm, seed), two at a time, each in its own
+folder that shares the data and the base model:
+
+- ``image``: the learning profile as it is: the model has only the image to go on (the method);
+- ``shuffled``: the same run with the MOS permuted across the training images (``train.shuffle_mos``): the
+  negative control, nothing to learn; it must not;
+- ``hint``: each prompt also names its image's MOS band (``train.mos_hint``): the positive control, a known
+  signal; it must be learned.
+
+Every run logs the held-out SRCC (``vqr1.train.heldout``: the median of sampled answers on the ``test``
+references, never trained on) before training and every ``train.heldout.every`` steps. Writes
+build/learn/result.json (before/after per arm: mean, std and each seed), build/learn/curves.png and a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+
+from vqr1 import workspace
+from vqr1.config import deep_merge, load_params, read_yaml
+from vqr1.dvc_runner import run_dvc
+from vqr1.fsutil import atomic_write_text
+from vqr1.markdown import table
+from vqr1.model import tiny
+
+REPO = Path(__file__).resolve().parents[1]
+OVERLAYS = [Path("configs/demo.yaml"), Path("configs/learn.yaml")]
+ARMS = {"image": {}, "shuffled": {"shuffle_mos": True}, "hint": {"mos_hint": True}}
+WARMUP_STEPS = 150
+
+
+def prepare(root: Path) -> Path:
+    """The shared workspace: synthetic data validated by the real stages, and the warmed tiny model."""
+    ws = workspace.init(root, OVERLAYS, REPO)
+    run_dvc(ws, "repro", "validate", echo=True)
+    if not (ws / "models" / "tiny" / "config.json").is_file():
+        tiny.build(ws / "models" / "tiny", seed=42, warmup_steps=WARMUP_STEPS)
+    return ws
+
+
+def run_folder(ws: Path, arm: str, seed: int) -> Path:
+    """A run's own workspace: its params (the shared ones + the arm + the seed), links to data and model."""
+    folder = ws / "runs" / f"{arm}-{seed}"
+    (folder / "models").mkdir(parents=True, exist_ok=True)
+    for link, target in (
+        (folder / "data", ws / "data"),
+        (folder / "models" / "tiny", ws / "models" / "tiny"),
+    ):
+        if not link.exists():
+            link.symlink_to(target.resolve())
+    raw = deep_merge(read_yaml(ws / "params.yaml"), {"seed": seed, "train": ARMS[arm]})
+    atomic_write_text(folder / "params.yaml", yaml.safe_dump(raw, sort_keys=False))
+    return folder
+
+
+def train(folder: Path, threads: int) -> float:
+    """The train stage in ``folder`` (a fresh run); returns its wall time in seconds."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    out = folder / "models" / "learn"
+    for stale in (out, folder / "dvclive"):
+        shutil.rmtree(stale, ignore_errors=True)  # a fresh run: the train stage would resume a checkpoint
+    t0 = time.perf_counter()
+    with (folder / "train.log").open("w") as log:
+        proc = subprocess.run(
+            [sys.executable, "-m", "vqr1.stages.train"],
+            cwd=folder,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    if proc.returncode:
+        raise SystemExit(
+            f"{folder}: the train stage failed (exit {proc.returncode}); see {folder / 'train.log'}"
+        )
+    return time.perf_counter() - t0
+
+
+def curve(folder: Path) -> dict[int, float]:
+    """Held-out SRCC by step, from the last checkpoint's trainer state."""
+    checkpoints = sorted(
+        (folder / "models" / "learn" / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name[11:])
+    )
+    state = json.loads((checkpoints[-1] / "trainer_state.json").read_text())
+    return {int(e["step"]): float(e["heldout_srcc"]) for e in state["log_history"] if "heldout_srcc" in e}
+
+
+def summary(curves: dict[str, dict[int, dict[int, float]]]) -> dict[str, dict]:
+    """Per arm: before and after (mean, std over seeds, each seed)."""
+    out = {}
+    for arm, by_seed in curves.items():
+        before = [c[min(c)] for c in by_seed.values()]
+        after = [c[max(c)] for c in by_seed.values()]
+        out[arm] = {
+            "srcc_before": round(statistics.mean(before), 3),
+            "srcc_after": round(statistics.mean(after), 3),
+            "srcc_after_std": round(statistics.stdev(after), 3) if len(after) > 1 else 0.0,
+            "per_seed_after": {str(s): round(c[max(c)], 3) for s, c in by_seed.items()},
+        }
+    return out
+
+
+def headline(arms: dict[str, dict]) -> dict[str, float]:
+    """The figures asked of the method: the image arm before and after, the controls after."""
+    out = {}
+    if "image" in arms:
+        out.update({k: arms["image"][k] for k in ("srcc_before", "srcc_after", "srcc_after_std")})
+    if "shuffled" in arms:
+        out["srcc_control"] = arms["shuffled"]["srcc_after"]
+    if "hint" in arms:
+        out["positive_control_srcc"] = arms["hint"]["srcc_after"]
+    return out
+
+
+def plot(curves: dict[str, dict[int, dict[int, float]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colors = {"image": "tab:blue", "shuffled": "tab:red", "hint": "tab:green"}
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for arm, by_seed in curves.items():
+        for i, c in enumerate(by_seed.values()):
+            steps = sorted(c)
+            ax.plot(steps, [c[s] for s in steps], color=colors[arm], alpha=0.8, marker="o",
+                    label=arm if i == 0 else None)  # fmt: skip
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set(xlabel="GRPO step", ylabel="held-out SRCC (test references)", title="tiny Qwen2.5-VL on the CPU")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, default=REPO / "build" / "learn")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
+    parser.add_argument(
+        "--parallel", type=int, default=2, help="runs at a time (each gets cores / parallel threads)"
+    )
+    args = parser.parse_args()
+    console = Console()
+    t0 = time.perf_counter()
+    ws = prepare(args.out)
+    params = load_params(ws / "params.yaml")
+    jobs = [(arm, seed) for arm in args.arms for seed in args.seeds]
+    threads = max(1, (os.cpu_count() or 1) // args.parallel)
+    console.print(
+        f"{len(jobs)} runs of {params.train.grpo['max_steps']} steps, {args.parallel} at a time ..."
+    )
+    with ThreadPoolExecutor(args.parallel) as pool:
+        folders = {job: run_folder(ws, *job) for job in jobs}
+        seconds = dict(zip(jobs, pool.map(lambda job: train(folders[job], threads), jobs), strict=True))
+    curves = {arm: {seed: curve(folders[(arm, seed)]) for seed in args.seeds} for arm in args.arms}
+    arms = summary(curves)
+    result = {
+        **headline(arms),
+        "arms": arms,
+        "curves": {arm: {str(s): c for s, c in by_seed.items()} for arm, by_seed in curves.items()},
+        "seeds": args.seeds,
+        "steps": params.train.grpo["max_steps"],
+        "train_minutes": round(statistics.mean(seconds.values()) / 60, 1),
+        "wall_minutes": round((time.perf_counter() - t0) / 60, 1),
+        "cores": os.cpu_count(),
+        "method": "configs/demo.yaml + configs/learn.yaml; held-out SRCC = Spearman of the median of "
+        f"{params.train.heldout.samples} sampled answers per image vs MOS on the test split "
+        f"(references never trained on, at most {params.train.heldout.max_images} images)",
+    }
+    atomic_write_text(args.out / "result.json", json.dumps(result, indent=2) + "\n")
+    plot(curves, args.out / "curves.png")
+    rows = [
+        [arm, s["srcc_before"], f"{s['srcc_after']} ± {s['srcc_after_std']}", s["per_seed_after"]]
+        for arm, s in result["arms"].items()
+    ]
+    print(table(["arm", "SRCC before", "SRCC after (mean ± std)", "after, per seed"], rows))
+    console.print(f"{args.out / 'result.json'}, {args.out / 'curves.png'} ({result['wall_minutes']} min)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""Held-out SRCC during training: is the policy getting better at ranking images it never trains on?
+
+Every ``train.heldout.every`` steps the callback samples ``samples`` completions per held-out image (the
+``val`` split by default) from the current policy, with the training sampling settings, and logs the SRCC
+between the median parsed score and the MOS as ``heldout_srcc`` (and the share of parsed answers as
+``heldout_parsed``). Sampled, not greedy: several samples are what the ranking reward sees, and a greedy
+answer of a barely trained model is one canned value for every image. The median, so that one absurd
+answer (10^5) does not decide an image's rank.
+
+The figure is added to the trainer's log of that step, so dvclive, the console and ``log_history`` (the
+model card) all carry it; place this callback before the dvclive one.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+from transformers import TrainerCallback
+
+from vqr1.config import Params
+from vqr1.data.training_view import prompts, split_rows
+from vqr1.parsing import parse_score
+
+BATCH_IMAGES = 16
+
+
+class HeldOutSRCC(TrainerCallback):
+    """Logs ``heldout_srcc`` every ``every`` optimizer steps (main process only)."""
+
+    def __init__(self, rows: pd.DataFrame, params: Params) -> None:
+        self.rows, self.params = rows, params
+        self.pending: dict[str, float] = {}
+
+    @classmethod
+    def from_workspace(cls, root: Path, params: Params) -> HeldOutSRCC:
+        """The held-out rows of the training datasets (the first ``max_images``, in manifest order)."""
+        h = params.train.heldout
+        rows = split_rows(root, params.data.train_datasets, h.split)
+        return cls(rows.head(h.max_images).reset_index(drop=True), params)
+
+    def measure(self, model: Any, processor: Any, sampling: dict[str, Any]) -> dict[str, float]:
+        """SRCC of the median of ``samples`` sampled scores against the MOS, and the share of parsed answers.
+
+        ``sampling``: generate() keywords (temperature, top_p, top_k, max_new_tokens)."""
+        import torch
+        from PIL import Image
+
+        t = self.params.train
+        h = t.heldout
+        texts = [
+            processor.apply_chat_template(p, add_generation_prompt=True)
+            for p in prompts(self.rows["mos"], t.thinking, t.mos_hint)
+        ]
+        medians, parsed = [], 0
+        was_training, padding_side = model.training, processor.tokenizer.padding_side
+        model.eval()
+        processor.tokenizer.padding_side = "left"  # generation continues every prompt from its end
+        try:
+            for start in range(0, len(self.rows), BATCH_IMAGES):
+                stop = start + BATCH_IMAGES
+                images = [Image.open(p).convert("RGB") for p in self.rows["image"][start:stop]]
+                enc = processor(text=texts[start:stop], images=images, return_tensors="pt", padding=True)
+                with torch.inference_mode():
+                    out = model.generate(
+                        **enc.to(model.device),
+                        do_sample=True,
+                        num_return_sequences=h.samples,
+                        **sampling,
+                    )
+                decoded = processor.batch_decode(
+                    out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True
+                )
+                for i in range(len(images)):
+                    scores = [parse_score(text) for text in decoded[i * h.samples : (i + 1) * h.samples]]
+                    scores = [s for s in scores if s is not None]
+                    parsed += len(scores)
+                    medians.append(float(np.median(scores)) if scores else math.nan)
+        finally:
+            model.train(was_training)
+            processor.tokenizer.padding_side = padding_side
+        pred = np.asarray(medians)
+        ok = np.isfinite(pred)
+        mos = self.rows["mos"].to_numpy()
+        srcc = float(spearmanr(pred[ok], mos[ok]).statistic) if ok.sum() > 2 else math.nan
+        return {"heldout_srcc": srcc, "heldout_parsed": parsed / (len(self.rows) * h.samples)}
+
+    def _measure_now(self, args: Any, model: Any, processor: Any) -> dict[str, float]:
+        sampling = {
+            "temperature": args.temperature,
+            "top_p": args.top_p,
+            "top_k": args.top_k,
+            "max_new_tokens": args.max_completion_length,
+        }
+        return self.measure(model, processor, sampling)
+
+    def on_train_begin(self, args, state, control, model=None, processing_class=None, **kwargs):  # type: ignore[no-untyped-def]
+        """The starting point of the curve, as a record of its own in ``log_history``."""
+        if state.is_world_process_zero:
+            state.log_history.append(
+                {"step": state.global_step, **self._measure_now(args, model, processing_class)}
+            )
+
+    def on_step_end(self, args, state, control, model=None, processing_class=None, **kwargs):  # type: ignore[no-untyped-def]
+        if state.is_world_process_zero and state.global_step % self.params.train.heldout.every == 0:
+            self.pending = self._measure_now(args, model, processing_class)
+            control.should_log = True
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
+        if self.pending and logs is not None:
+            logs.update(self.pending)
+            if state.log_history and state.log_history[-1].get("step") == state.global_step:
+                state.log_history[-1].update(self.pending)
+            self.pending = {}
