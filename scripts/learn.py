@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -54,8 +56,9 @@ def prepare(root: Path) -> Path:
     return ws
 
 
-def run_folder(ws: Path, arm: str, seed: int) -> Path:
-    """A run's own workspace: its params (the shared ones + the arm + the seed), links to data and model."""
+def run_folder(ws: Path, arm: str, seed: int) -> tuple[Path, bool]:
+    """A run's own workspace: its params (the shared ones + the arm + the seed), links to data and model.
+    Also whether its params are the ones it already had."""
     folder = ws / "runs" / f"{arm}-{seed}"
     (folder / "models").mkdir(parents=True, exist_ok=True)
     for link, target in (
@@ -65,16 +68,26 @@ def run_folder(ws: Path, arm: str, seed: int) -> Path:
         if not link.exists():
             link.symlink_to(target.resolve())
     raw = deep_merge(read_yaml(ws / "params.yaml"), {"seed": seed, "train": ARMS[arm]})
-    atomic_write_text(folder / "params.yaml", yaml.safe_dump(raw, sort_keys=False))
-    return folder
+    text = yaml.safe_dump(raw, sort_keys=False)
+    path = folder / "params.yaml"
+    same = path.is_file() and path.read_text(encoding="utf-8") == text
+    atomic_write_text(path, text)
+    return folder, same
 
 
-def train(folder: Path, threads: int) -> float:
-    """The train stage in ``folder`` (a fresh run); returns its wall time in seconds."""
+def train(folder: Path, threads: int, steps: int, reuse: bool) -> float:
+    """The train stage in ``folder``, from scratch unless ``reuse`` and it already finished; its seconds
+    (the wall time of the stage, or the trainer's own runtime for a run timed before)."""
+    timing = folder / "train_seconds.txt"
+    done = folder / "models" / "learn" / "checkpoints" / f"checkpoint-{steps}" / "trainer_state.json"
+    if reuse and done.is_file():
+        if timing.is_file():
+            return float(timing.read_text())
+        return float(re.findall(r"'train_runtime': '([0-9.]+)'", (folder / "train.log").read_text())[-1])
+    shutil.rmtree(folder / "models" / "learn", ignore_errors=True)  # fresh: the stage resumes checkpoints
+    shutil.rmtree(folder / "dvclive", ignore_errors=True)
+    timing.unlink(missing_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    out = folder / "models" / "learn"
-    for stale in (out, folder / "dvclive"):
-        shutil.rmtree(stale, ignore_errors=True)  # a fresh run: the train stage would resume a checkpoint
     t0 = time.perf_counter()
     with (folder / "train.log").open("w") as log:
         proc = subprocess.run(
@@ -88,7 +101,9 @@ def train(folder: Path, threads: int) -> float:
         raise SystemExit(
             f"{folder}: the train stage failed (exit {proc.returncode}); see {folder / 'train.log'}"
         )
-    return time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    timing.write_text(f"{seconds:.1f}\n")
+    return seconds
 
 
 def curve(folder: Path) -> dict[int, float]:
@@ -101,18 +116,24 @@ def curve(folder: Path) -> dict[int, float]:
 
 
 def summary(curves: dict[str, dict[int, dict[int, float]]]) -> dict[str, dict]:
-    """Per arm: before and after (mean, std over seeds, each seed)."""
+    """Per arm: before and after (mean, std over seeds, each seed). A run whose answers collapsed to one
+    value for every image has no SRCC (NaN); it counts as 0, no ranking, and is counted in ``collapsed``."""
     out = {}
     for arm, by_seed in curves.items():
-        before = [c[min(c)] for c in by_seed.values()]
-        after = [c[max(c)] for c in by_seed.values()]
+        before = [_or_zero(c[min(c)]) for c in by_seed.values()]
+        after = [_or_zero(c[max(c)]) for c in by_seed.values()]
         out[arm] = {
             "srcc_before": round(statistics.mean(before), 3),
             "srcc_after": round(statistics.mean(after), 3),
             "srcc_after_std": round(statistics.stdev(after), 3) if len(after) > 1 else 0.0,
-            "per_seed_after": {str(s): round(c[max(c)], 3) for s, c in by_seed.items()},
+            "per_seed_after": {str(s): round(_or_zero(c[max(c)]), 3) for s, c in by_seed.items()},
+            "collapsed": sum(math.isnan(c[max(c)]) for c in by_seed.values()),
         }
     return out
+
+
+def _or_zero(value: float) -> float:
+    return 0.0 if math.isnan(value) else value
 
 
 def headline(arms: dict[str, dict]) -> dict[str, float]:
@@ -157,6 +178,7 @@ def main() -> None:
     parser.add_argument(
         "--parallel", type=int, default=2, help="runs at a time (each gets cores / parallel threads)"
     )
+    parser.add_argument("--reuse", action="store_true", help="keep runs that already finished (same params)")
     args = parser.parse_args()
     console = Console()
     t0 = time.perf_counter()
@@ -167,19 +189,27 @@ def main() -> None:
     console.print(
         f"{len(jobs)} runs of {params.train.grpo['max_steps']} steps, {args.parallel} at a time ..."
     )
+    steps = params.train.grpo["max_steps"]
+    prepared = {job: run_folder(ws, *job) for job in jobs}
+    folders = {job: folder for job, (folder, _) in prepared.items()}
     with ThreadPoolExecutor(args.parallel) as pool:
-        folders = {job: run_folder(ws, *job) for job in jobs}
-        seconds = dict(zip(jobs, pool.map(lambda job: train(folders[job], threads), jobs), strict=True))
+        times = pool.map(
+            lambda job: train(prepared[job][0], threads, steps, args.reuse and prepared[job][1]), jobs
+        )
+        seconds = dict(zip(jobs, times, strict=True))
     curves = {arm: {seed: curve(folders[(arm, seed)]) for seed in args.seeds} for arm in args.arms}
     arms = summary(curves)
     result = {
         **headline(arms),
         "arms": arms,
-        "curves": {arm: {str(s): c for s, c in by_seed.items()} for arm, by_seed in curves.items()},
+        "curves": {  # null: the answers had collapsed to one value, no SRCC
+            arm: {str(s): {k: None if math.isnan(v) else v for k, v in c.items()} for s, c in by_seed.items()}
+            for arm, by_seed in curves.items()
+        },
         "seeds": args.seeds,
         "steps": params.train.grpo["max_steps"],
         "train_minutes": round(statistics.mean(seconds.values()) / 60, 1),
-        "wall_minutes": round((time.perf_counter() - t0) / 60, 1),
+        "wall_minutes": None if args.reuse else round((time.perf_counter() - t0) / 60, 1),
         "cores": os.cpu_count(),
         "method": "configs/demo.yaml + configs/learn.yaml; held-out SRCC = Spearman of the median of "
         f"{params.train.heldout.samples} sampled answers per image vs MOS on the test split "
