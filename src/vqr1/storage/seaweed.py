@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -190,21 +191,51 @@ def _command(storage_dir: Path, ports: dict[str, int]) -> list[str]:
     ]
 
 
-def _wait_ready(settings: s3.S3Settings, proc: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
-    """Poll list_buckets with the writer identity (``/healthz`` answers before S3 auth is loaded)."""
+def _wait_ready(
+    settings: s3.S3Settings,
+    proc: subprocess.Popen[bytes],
+    log: Path,
+    timeout_s: float,
+    master: str,
+    volumes: int,
+) -> None:
+    """Poll list_buckets with the writer identity (``/healthz`` answers before S3 auth is loaded), then the
+    master until it knows ``volumes`` volumes: after a restart the S3 gateway answers before the volume
+    server has registered the volumes already on disk, and reading an object stored in one fails with
+    InternalError until it has."""
     client = s3.client(settings, attempts=1)
     deadline = time.monotonic() + timeout_s
-    last: Exception | None = None
+    last: object = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise StorageError(f"weed mini exited with status {proc.returncode}; see {log}")
         try:
             client.list_buckets()
-            return
-        except (ClientError, BotoCoreError) as exc:
+            known = _registered_volumes(master)
+            if known >= volumes:
+                return
+            last = f"the master knows {known} of the {volumes} volumes on disk"
+        except (ClientError, BotoCoreError, OSError, ValueError) as exc:
             last = exc
-            time.sleep(0.25)
+        time.sleep(0.25)
     raise StorageError(f"SeaweedFS not ready after {timeout_s:.0f} s at {settings.endpoint_url}: {last}")
+
+
+def _registered_volumes(master: str) -> int:
+    """Volumes the master's topology lists over every volume server (``/dir/status``)."""
+    with urllib.request.urlopen(f"{master}/dir/status", timeout=5) as response:
+        topology = json.load(response)["Topology"]
+    return sum(
+        node.get("Volumes", 0)
+        for center in topology.get("DataCenters") or []
+        for rack in center.get("Racks") or []
+        for node in rack.get("DataNodes") or []
+    )
+
+
+def _volumes_on_disk(data: Path) -> int:
+    """Volume files (``<collection>_<id>.dat``) a previous run left in the data folder."""
+    return sum(1 for _ in data.rglob("*.dat"))
 
 
 def up(storage_dir: Path, buckets: list[str], timeout_s: float = 60.0) -> Server:
@@ -217,6 +248,7 @@ def up(storage_dir: Path, buckets: list[str], timeout_s: float = 60.0) -> Server
         ports = previous.ports if previous and all(_port_free(p) for p in previous.ports.values()) else None
         ports = ports or dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))
         data = storage_dir / "data"
+        volumes = _volumes_on_disk(data)
         (data / "logs").mkdir(parents=True, exist_ok=True)
         # weed mini re-reads flags saved in mini.options; ours are all on the command line.
         (data / "mini.options").unlink(missing_ok=True)
@@ -234,7 +266,8 @@ def up(storage_dir: Path, buckets: list[str], timeout_s: float = 60.0) -> Server
         server = Server(proc.pid, ports, endpoint, str(storage_dir))
         settings = _writer_settings(server, creds, buckets[0] if buckets else "")
         try:
-            _wait_ready(settings, proc, log, timeout_s)
+            master = f"http://127.0.0.1:{ports['master']}"
+            _wait_ready(settings, proc, log, timeout_s, master, volumes)
         except StorageError:
             _terminate(proc.pid)
             raise
