@@ -152,7 +152,7 @@ class LoraParams(_Strict):
 
 class HeldOutParams(_Strict):
     """The held-out SRCC logged during training (vqr1.train.heldout): every ``every`` steps (0 = off), the
-    mean of ``samples`` sampled scores per image of ``split``, on at most ``max_images`` images."""
+    median of ``samples`` sampled scores per image of ``split``, on at most ``max_images`` images."""
 
     every: int = 0
     samples: int = 4
