@@ -200,28 +200,53 @@ def generation_kwargs(settings: EvaluateParams) -> dict[str, Any]:
     }
 
 
+def sample_completions(
+    model: Any,
+    processor: Any,
+    prompts: Sequence[str],
+    images: list[Image.Image],
+    samples: int,
+    **sampling: Any,
+) -> list[list[str]]:
+    """``samples`` completions for each (prompt, image) pair, as one left-padded batched ``generate``.
+
+    Left padding because every prompt must end where generation starts (decoder-only batching); the
+    tokenizer's own padding side is restored afterwards, so a training processor (right-padded for the
+    loss) can be lent to it. ``sampling``: ``generate`` keywords (do_sample, temperature, max_new_tokens...).
+    """
+    import torch
+
+    tokenizer = processor.tokenizer
+    padding_side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    try:
+        enc = processor(text=list(prompts), images=images, return_tensors="pt", padding=True).to(model.device)
+    finally:
+        tokenizer.padding_side = padding_side
+    with torch.inference_mode():
+        out = model.generate(**enc, num_return_sequences=samples, **sampling)
+    texts = processor.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+    return [texts[i * samples : (i + 1) * samples] for i in range(len(images))]
+
+
 class HFBackend:
-    """Hugging Face ``generate`` with left padding; K samples via ``num_return_sequences`` (CPU or GPU)."""
+    """Hugging Face ``generate`` (:func:`sample_completions`): K samples per image, on the CPU or a GPU."""
 
     def __init__(self, model: Any, processor: Any, settings: EvaluateParams) -> None:
         self.model, self.processor, self.settings = model, processor, settings
         self.image_processor = processor.image_processor
-        # decoder-only batching: every prompt must end where generation starts
-        processor.tokenizer.padding_side = "left"
         self.prompt = processor.apply_chat_template(
             conversation(settings.thinking), add_generation_prompt=True
         )
 
     def generate(self, images: list[Image.Image], samples: int) -> list[list[str]]:
-        import torch
-
-        enc = self.processor(
-            text=[self.prompt] * len(images), images=images, return_tensors="pt", padding=True
-        ).to(self.model.device)
-        with torch.inference_mode():
-            out = self.model.generate(**enc, num_return_sequences=samples, **generation_kwargs(self.settings))
-        texts = self.processor.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-        return [texts[i * samples : (i + 1) * samples] for i in range(len(images))]
+        return sample_completions(
+            self.model,
+            self.processor,
+            [self.prompt] * len(images),
+            images,
+            samples,
+            **generation_kwargs(self.settings),
+        )
 
 
 class VLLMBackend:

@@ -24,6 +24,7 @@ from transformers import TrainerCallback
 
 from vqr1.config import Params
 from vqr1.data.training_view import prompts, split_rows
+from vqr1.evaluate.inference import load_image, sample_completions
 from vqr1.parsing import parse_score
 
 BATCH_IMAGES = 16
@@ -47,9 +48,6 @@ class HeldOutSRCC(TrainerCallback):
         """SRCC of the median of ``samples`` sampled scores against the MOS, and the share of parsed answers.
 
         ``sampling``: generate() keywords (temperature, top_p, top_k, max_new_tokens)."""
-        import torch
-        from PIL import Image
-
         t = self.params.train
         h = t.heldout
         texts = [
@@ -57,32 +55,21 @@ class HeldOutSRCC(TrainerCallback):
             for p in prompts(self.rows["mos"], t.thinking, t.mos_hint)
         ]
         medians, parsed = [], 0
-        was_training, padding_side = model.training, processor.tokenizer.padding_side
+        was_training = model.training
         model.eval()
-        processor.tokenizer.padding_side = "left"  # generation continues every prompt from its end
         try:
             for start in range(0, len(self.rows), BATCH_IMAGES):
                 stop = start + BATCH_IMAGES
-                images = [Image.open(p).convert("RGB") for p in self.rows["image"][start:stop]]
-                enc = processor(text=texts[start:stop], images=images, return_tensors="pt", padding=True)
-                with torch.inference_mode():
-                    out = model.generate(
-                        **enc.to(model.device),
-                        do_sample=True,
-                        num_return_sequences=h.samples,
-                        **sampling,
-                    )
-                decoded = processor.batch_decode(
-                    out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True
+                images = [load_image(Path(p)) for p in self.rows["image"][start:stop]]
+                completions = sample_completions(
+                    model, processor, texts[start:stop], images, h.samples, do_sample=True, **sampling
                 )
-                for i in range(len(images)):
-                    scores = [parse_score(text) for text in decoded[i * h.samples : (i + 1) * h.samples]]
-                    scores = [s for s in scores if s is not None]
+                for texts_of_image in completions:
+                    scores = [s for s in map(parse_score, texts_of_image) if s is not None]
                     parsed += len(scores)
                     medians.append(float(np.median(scores)) if scores else math.nan)
         finally:
             model.train(was_training)
-            processor.tokenizer.padding_side = padding_side
         pred = np.asarray(medians)
         ok = np.isfinite(pred)
         mos = self.rows["mos"].to_numpy()
