@@ -98,6 +98,9 @@ def test_stage_writes_metrics_predictions_reasoning_report_and_plots(ws: Path) -
     assert metrics["mean"]["srcc"] == m["srcc"]
     piqe = metrics["baselines"]["piqe"]["datasets"]["synthetic"]
     assert piqe["n"] == N_IMAGES and -1.0 <= piqe["srcc"] <= 1.0
+    # the behavioural check: the synthetic set is named like KADID-10K, so its graded copies pair up
+    assert m["n_ordered_pairs"] > 0 and 0.0 <= m["ordered_pairs"] <= 1.0
+    assert piqe["n_ordered_pairs"] >= m["n_ordered_pairs"]
 
     preds = pd.read_csv(out / "predictions" / "synthetic.csv")
     assert len(preds) == N_IMAGES
@@ -114,6 +117,7 @@ def test_stage_writes_metrics_predictions_reasoning_report_and_plots(ws: Path) -
         with Image.open(plot) as img:
             assert img.width > 100
     assert "piqe (measured)" in page
+    assert f"of {m['n_ordered_pairs']} pairs" in page
 
 
 def test_stage_refuses_a_missing_adapter_unless_asked(ws: Path, tmp_path: Path) -> None:

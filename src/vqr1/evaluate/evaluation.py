@@ -23,6 +23,7 @@ from vqr1.data import catalogue
 from vqr1.data.validated import read_validated
 from vqr1.errors import ConfigError, DataError
 from vqr1.evaluate import baselines, report
+from vqr1.evaluate.behaviour import ordered_pairs
 from vqr1.evaluate.inference import ImageScore, build_scorer, resolve_weights
 from vqr1.evaluate.metrics import dataset_metrics, group_srcc, mean_over
 from vqr1.fsutil import atomic_dir
@@ -123,15 +124,12 @@ def _baseline_metrics(
         if loaded.metric is None:
             notes.append(f"baseline {name} skipped: {loaded.skipped}")
             continue
-        per_set = {
-            ds: dataset_metrics(
-                baselines.score(loaded, ds_paths, settings.resize_short_edge.get(ds)),
-                mos[ds].to_numpy(dtype=float),
-                settings.bootstrap,
-                params.seed,
-            )
-            for ds, ds_paths in paths.items()
-        }
+        per_set = {}
+        for ds, ds_paths in paths.items():
+            pred = baselines.score(loaded, ds_paths, settings.resize_short_edge.get(ds))
+            per_set[ds] = dataset_metrics(
+                pred, mos[ds].to_numpy(dtype=float), settings.bootstrap, params.seed
+            ) | ordered_pairs(pred, [str(p) for p in ds_paths])
         out[name] = {"datasets": per_set, "mean": mean_over(per_set)}
     return out, notes
 
@@ -190,6 +188,7 @@ def evaluate_workspace(
             m = dataset_metrics(pred, mos, settings.bootstrap, params.seed, parse_failure_rate(results))
             if catalogue.get(name).group_relative:
                 m |= group_srcc(pred, mos, frame["ref_id"].to_numpy())
+            m |= ordered_pairs(pred, frame["image"].tolist())
             metrics["datasets"][name] = m | counts(results)
         metrics["mean"] = mean_over(metrics["datasets"])
         notes: list[str] = []

@@ -168,6 +168,12 @@ def _counts_table(metrics: Mapping[str, Any]) -> str:
     )
 
 
+def _ordered(m: Mapping[str, Any]) -> str:
+    if m.get("ordered_pairs") is None:
+        return "—"
+    return f"{_pct(m['ordered_pairs'])} of {m['n_ordered_pairs']} pairs"
+
+
 def render_markdown(
     metrics: Mapping[str, Any], settings: Mapping[str, Any], plots: list[Path], notes: list[str]
 ) -> str:
@@ -194,6 +200,7 @@ def render_markdown(
             _fmt(m["plcc_4pl"]),
             _pct(m.get("parse_failure_rate")),
             _out_of_range(m),
+            _ordered(m),
         ]
         for name, m in metrics["datasets"].items()
     ]
@@ -202,11 +209,14 @@ def render_markdown(
         ["**mean**", None, _fmt(mean["srcc"]), None, *(_fmt(mean[k]) for k in ("krcc", "plcc", "plcc_4pl"))]
     )
     header = ["dataset", "n", "SRCC", "SRCC (per-group mean)", "KRCC", "PLCC", "PLCC (4PL)", "parse failures"]
-    lines.append(table([*header, "out of range"], rows))
+    lines.append(table([*header, "out of range", "more distorted scored lower"], rows))
     lines += [
         "",
         "SRCC (per-group mean): for sets scored within groups (SRIQA-Bench: 0-100 within each group of 11), "
         "the SRCC inside each group averaged over groups, beside the pooled SRCC.",
+        "More distorted scored lower: of two copies of one reference with the same distortion at two levels "
+        "(sets named like KADID-10K, I01_03_02.png), the share where the stronger level scored lower (a tie "
+        "counts a half: 50% is chance), and how many pairs.",
     ]
     lines += ["", "## Beside the paper (Table 2, trained on KADID-10K) and classical baselines", ""]
     lines += [
