@@ -10,6 +10,7 @@ One run per workspace at a time (a second is refused). ``run_pipeline`` is what 
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -66,8 +67,13 @@ def prepare_data(ws: Path, refresh_data: bool = False, echo: bool = True) -> Non
 def summary(ws: Path, run_id: str, metrics: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
     """What the run produced and where it is (local paths, S3 keys), JSON-serialisable."""
     from vqr1.config import load_params
+    from vqr1.train.heldout import heldout_curve
 
     params = load_params(ws / "params.yaml")
+    curve = {
+        step: None if math.isnan(v) else v
+        for step, v in heldout_curve(layout.run_dir(ws, params.train)).items()
+    }
     local = {
         "metrics": ws / layout.EVAL_DIR / "metrics.json",
         "report": ws / layout.EVAL_DIR / "report.md",
@@ -91,6 +97,10 @@ def summary(ws: Path, run_id: str, metrics: dict[str, Any], stored: dict[str, An
         "workspace": str(ws),
         "metrics": metrics,
         "metrics_table": tasks.metrics_rows(metrics),
+        # held-out SRCC logged while training (train.heldout): before the first step and after the last
+        "heldout": {"before": curve[min(curve)], "after": curve[max(curve)], "steps": max(curve)}
+        if len(curve) > 1
+        else None,
         "local": {k: str(v) for k, v in local.items() if v.exists()},
         "s3": s3_keys,
         "prefect_ui": PREFECT_UI_HINT,
@@ -117,6 +127,12 @@ def print_summary(result: dict[str, Any], console: Console | None = None) -> Non
     for row in rows:
         table.add_row(*(_fmt(v) for v in row.values()))
     console.print(table)
+    if result.get("heldout"):
+        h = result["heldout"]
+        console.print(
+            f"held-out SRCC while training (sampled answers on test references): {_fmt(h['before'])} before "
+            f"training, {_fmt(h['after'])} after {h['steps']} steps"
+        )
     for name, path in result["local"].items():
         console.print(f"  {name:>16}: {path}")
     for name, key in result["s3"].items():

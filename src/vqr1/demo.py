@@ -1,11 +1,13 @@
 """`make demo`: the main job end to end on the CPU, offline, in the workspace build/demo.
 
-Workspace (params.yaml + configs/demo.yaml) -> tiny Qwen2.5-VL with a short format warm-up (a fixture:
-a random model never writes the answer format) -> the Prefect ``pipeline`` flow: download (the
-synthetic KADID-format set is generated) -> normalize -> validate (GX gate) -> a few GRPO steps ->
-evaluate -> storage up (embedded SeaweedFS in build/demo/.storage) -> dvc push + run upload to S3.
-The storage is stopped at the end unless ``keep_storage``. Ends with the metrics table, where the
-artifacts are, and how to open the Prefect UI.
+Workspace (params.yaml + configs/demo.yaml + configs/learn.yaml, the CPU learning profile) -> tiny
+Qwen2.5-VL with a short format warm-up (a fixture: a random model never writes the answer format) -> the
+Prefect ``pipeline`` flow: download (the synthetic KADID-format set is generated) -> normalize -> validate
+(GX gate) -> GRPO, with the held-out SRCC measured before the first step and after the last -> evaluate on
+the held-out test references -> storage up (embedded SeaweedFS in build/demo/.storage) -> dvc push + run
+upload to S3.
+The storage is stopped at the end unless ``keep_storage``. Ends with the metrics table, the held-out
+SRCC before and after training, where the artifacts are, and how to open the Prefect UI.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from vqr1 import workspace
 from vqr1.model import tiny
 from vqr1.storage import seaweed
 
-DEMO_OVERLAY = Path("configs/demo.yaml")
+OVERLAYS = [Path("configs/demo.yaml"), Path("configs/learn.yaml")]
 WARMUP_STEPS = 150
 
 
@@ -26,7 +28,7 @@ def run_demo(workdir: Path = Path("build/demo"), keep_storage: bool = False) -> 
     from flows.pipeline import print_summary, run_pipeline
 
     console = Console()
-    ws = workspace.init(workdir, [DEMO_OVERLAY])
+    ws = workspace.init(workdir, OVERLAYS)
     console.rule(f"[bold]vqr1 demo[/] in {ws}")
     model_dir = ws / "models" / "tiny"
     if not (model_dir / "config.json").exists():

@@ -55,3 +55,5 @@ def test_measure_samples_every_image_and_hands_the_model_back_as_lent(
     assert processor.tokenizer.padding_side == "right", "the trainer's padding side must be restored"
     assert 0.8 <= figures["heldout_parsed"] <= 1.0, "the format-warmed model's answers parse"
     assert math.isnan(figures["heldout_srcc"]) or -1.0 <= figures["heldout_srcc"] <= 1.0
+    # the rows are I01's graded copies (KADID naming), so the behavioural share is measured too
+    assert 0.0 <= figures["heldout_ordered"] <= 1.0

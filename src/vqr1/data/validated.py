@@ -29,3 +29,11 @@ def read_validated(root: Path, dataset: str) -> pd.DataFrame:
     if missing:
         raise DataError(f"{path}: missing column(s) {missing}")
     return frame.reset_index(drop=True)
+
+
+def subset(frame: pd.DataFrame, max_images: int, seed: int) -> pd.DataFrame:
+    """A seeded random subset of ``max_images`` rows (0 = all), kept in manifest order: spread over every
+    reference of a split, where the first rows would be the first few references' copies."""
+    if 0 < max_images < len(frame):
+        return frame.sample(n=max_images, random_state=seed).sort_index().reset_index(drop=True)
+    return frame

@@ -20,7 +20,7 @@ import pandas as pd
 
 from vqr1.config import Params
 from vqr1.data import catalogue
-from vqr1.data.validated import read_validated
+from vqr1.data.validated import read_validated, subset
 from vqr1.errors import ConfigError, DataError
 from vqr1.evaluate import baselines, report
 from vqr1.evaluate.behaviour import ordered_pairs
@@ -49,13 +49,6 @@ def test_rows(root: Path, dataset: str) -> pd.DataFrame:
     images of a training set (a model is never scored on images it trained on)."""
     frame = read_validated(root, dataset)
     return frame[frame["split"] == "test"].reset_index(drop=True)
-
-
-def subset(frame: pd.DataFrame, max_images: int, seed: int) -> pd.DataFrame:
-    """A seeded random subset of ``max_images`` rows (0 = all), kept in manifest order."""
-    if 0 < max_images < len(frame):
-        return frame.sample(n=max_images, random_state=seed).sort_index().reset_index(drop=True)
-    return frame
 
 
 def predictions_frame(frame: pd.DataFrame, results: list[ImageScore], samples: int) -> pd.DataFrame:

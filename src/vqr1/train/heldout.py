@@ -2,8 +2,9 @@
 
 Every ``train.heldout.every`` steps the callback samples ``samples`` completions per held-out image (the
 ``val`` split by default) from the current policy, with the training sampling settings, and logs the SRCC
-between the median parsed score and the MOS as ``heldout_srcc`` (and the share of parsed answers as
-``heldout_parsed``). Sampled, not greedy: several samples are what the ranking reward sees, and a greedy
+between the median parsed score and the MOS as ``heldout_srcc``, the share of parsed answers as
+``heldout_parsed`` and, on sets named like KADID-10K, the behavioural check of :mod:`vqr1.evaluate.behaviour`
+(graded copies of one reference: the more distorted scored lower) as ``heldout_ordered``. Sampled, not greedy: several samples are what the ranking reward sees, and a greedy
 answer of a barely trained model is one canned value for every image. The median, so that one absurd
 answer (10^5) does not decide an image's rank.
 
@@ -13,6 +14,7 @@ model card) all carry it; place this callback before the dvclive one.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,8 @@ from transformers import TrainerCallback
 
 from vqr1.config import Params
 from vqr1.data.training_view import prompts, split_rows
+from vqr1.data.validated import subset
+from vqr1.evaluate.behaviour import ordered_pairs
 from vqr1.evaluate.inference import load_image, sample_completions
 from vqr1.parsing import parse_score
 
@@ -31,7 +35,8 @@ BATCH_IMAGES = 16
 
 
 class HeldOutSRCC(TrainerCallback):
-    """Logs ``heldout_srcc`` every ``every`` optimizer steps (main process only)."""
+    """Logs ``heldout_srcc`` (and ``heldout_parsed``, ``heldout_ordered``) every ``every`` optimizer steps
+    (main process only)."""
 
     def __init__(self, rows: pd.DataFrame, params: Params) -> None:
         self.rows, self.params = rows, params
@@ -39,10 +44,10 @@ class HeldOutSRCC(TrainerCallback):
 
     @classmethod
     def from_workspace(cls, root: Path, params: Params) -> HeldOutSRCC:
-        """The held-out rows of the training datasets (the first ``max_images``, in manifest order)."""
+        """The held-out rows of the training datasets: a seeded subset of ``max_images``, over every reference."""
         h = params.train.heldout
         rows = split_rows(root, params.data.train_datasets, h.split)
-        return cls(rows.head(h.max_images).reset_index(drop=True), params)
+        return cls(subset(rows, h.max_images, params.seed), params)
 
     def measure(self, model: Any, processor: Any, sampling: dict[str, Any]) -> dict[str, float]:
         """SRCC of the median of ``samples`` sampled scores against the MOS, and the share of parsed answers.
@@ -74,7 +79,9 @@ class HeldOutSRCC(TrainerCallback):
         ok = np.isfinite(pred)
         mos = self.rows["mos"].to_numpy()
         srcc = float(spearmanr(pred[ok], mos[ok]).statistic) if ok.sum() > 2 else math.nan
-        return {"heldout_srcc": srcc, "heldout_parsed": parsed / (len(self.rows) * h.samples)}
+        figures = {"heldout_srcc": srcc, "heldout_parsed": parsed / (len(self.rows) * h.samples)}
+        ordered = ordered_pairs(pred, self.rows["image"].tolist()).get("ordered_pairs")
+        return figures | ({} if ordered is None else {"heldout_ordered": ordered})
 
     def _measure_now(self, args: Any, model: Any, processor: Any) -> dict[str, float]:
         sampling = {
@@ -103,3 +110,14 @@ class HeldOutSRCC(TrainerCallback):
             if state.log_history and state.log_history[-1].get("step") == state.global_step:
                 state.log_history[-1].update(self.pending)
             self.pending = {}
+
+
+def heldout_curve(run_dir: Path) -> dict[int, float]:
+    """Held-out SRCC by step (step 0: before training) of the run whose output is ``run_dir``
+    (models/<run>), from its last checkpoint's ``log_history``; empty when none was logged. NaN where
+    every held-out image got the same answer (no ranking)."""
+    checkpoints = sorted((run_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name[11:]))
+    if not checkpoints:
+        return {}
+    state = json.loads((checkpoints[-1] / "trainer_state.json").read_text(encoding="utf-8"))
+    return {int(e["step"]): float(e["heldout_srcc"]) for e in state["log_history"] if "heldout_srcc" in e}
