@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from tests.model.helpers import tiny_model_params
 from vqr1.config import Params
 from vqr1.model.loading import load_model, load_processor
 from vqr1.train.heldout import HeldOutSRCC
@@ -26,18 +27,8 @@ def _rows(synth_root: Path, n: int) -> pd.DataFrame:
 
 
 def _params(model_dir: Path, samples: int) -> Params:
-    return Params.model_validate(
-        {
-            "data": {"datasets": ["s"], "train_datasets": ["s"], "eval_datasets": ["s"]},
-            "model": {
-                "base": str(model_dir),
-                "min_pixels": 784,
-                "max_pixels": 12544,
-                "torch_dtype": "float32",
-            },
-            "train": {"heldout": {"every": 1, "samples": samples, "max_images": 20}},
-        }
-    )
+    heldout = {"every": 1, "samples": samples, "max_images": 20}
+    return Params.model_validate(tiny_model_params(model_dir, train={"heldout": heldout}))
 
 
 def test_measure_samples_every_image_and_hands_the_model_back_as_lent(

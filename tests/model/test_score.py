@@ -13,6 +13,7 @@ import yaml
 from PIL import Image
 from typer.testing import CliRunner
 
+from tests.model.helpers import tiny_model_params
 from vqr1.errors import ConfigError
 from vqr1.evaluate.commands import FOLDER_CSV, app
 
@@ -31,17 +32,9 @@ def images(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def params_file(warm_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("score-params") / "params.yaml"
-    cfg = {
-        "data": {"datasets": ["synthetic"], "train_datasets": ["synthetic"], "eval_datasets": ["synthetic"]},
-        "model": {
-            "base": str(warm_model_dir),
-            "min_pixels": 784,
-            "max_pixels": 12544,
-            "torch_dtype": "float32",
-        },
-        "train": {"run_name": "absent"},
-        "evaluate": {"max_new_tokens": 24, "batch_size": 4},
-    }
+    cfg = tiny_model_params(
+        warm_model_dir, train={"run_name": "absent"}, evaluate={"max_new_tokens": 24, "batch_size": 4}
+    )
     path.write_text(yaml.safe_dump(cfg))
     return path
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.model.helpers import tiny_model_params
 from vqr1.config import Params
 from vqr1.evaluate.inference import Scorer, build_scorer, load_image
 
@@ -25,18 +26,7 @@ def sized_images(synth_root: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def _params(model_dir: Path, **evaluate: object) -> Params:
-    return Params.model_validate(
-        {
-            "data": {"datasets": ["s"], "train_datasets": ["s"], "eval_datasets": ["s"]},
-            "model": {
-                "base": str(model_dir),
-                "min_pixels": 784,
-                "max_pixels": 12544,
-                "torch_dtype": "float32",
-            },
-            "evaluate": {"max_new_tokens": 12, **evaluate},
-        }
-    )
+    return Params.model_validate(tiny_model_params(model_dir, evaluate={"max_new_tokens": 12, **evaluate}))
 
 
 def test_batched_greedy_equals_one_by_one(tiny_model_dir: Path, sized_images: list[Path]) -> None:

@@ -15,6 +15,7 @@ import yaml
 from PIL import Image
 from typer.testing import CliRunner
 
+from tests.model.helpers import tiny_model_params
 from vqr1.config import EvaluateParams, load_params
 from vqr1.evaluate.commands import app
 from vqr1.evaluate.inference import build_scorer, load_image, to_rgb
@@ -115,11 +116,10 @@ def test_only_missing_paths_fail_fast_per_file(scorecard, tmp_path: Path, tiny_m
 
 def _params(root: Path, model: Path) -> Path:
     path = root / "params.yaml"
-    cfg = {
-        "data": {"datasets": ["synthetic"], "train_datasets": ["synthetic"], "eval_datasets": ["synthetic"]},
-        "model": {"base": str(model), "min_pixels": 784, "max_pixels": 12544, "torch_dtype": "float32"},
-        "train": {"run_name": "absent"},
-        "evaluate": {"max_new_tokens": 4, "batch_size": 4, "temperature": 0},
-    }
+    cfg = tiny_model_params(
+        model,
+        train={"run_name": "absent"},
+        evaluate={"max_new_tokens": 4, "batch_size": 4, "temperature": 0},
+    )
     path.write_text(yaml.safe_dump(cfg))
     return path
