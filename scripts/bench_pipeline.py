@@ -42,7 +42,7 @@ def prepare(ws: Path) -> Path:
 
     ws = workspace.init(ws, [REPO / "configs" / "demo.yaml"], source=REPO)
     if not (ws / "models" / "tiny" / "config.json").exists():
-        tiny.build(ws / "models" / "tiny", warmup_steps=150)
+        tiny.build(ws / "models" / "tiny", warmup_steps=tiny.FORMAT_WARMUP_STEPS)
     dvc_repro(ws)
     return ws
 

@@ -36,6 +36,7 @@ from rich.console import Console
 
 from vqr1 import workspace
 from vqr1.config import deep_merge, load_params, read_yaml
+from vqr1.demo import OVERLAYS
 from vqr1.dvc_runner import run_dvc
 from vqr1.fsutil import atomic_write_text
 from vqr1.markdown import table
@@ -43,9 +44,7 @@ from vqr1.model import tiny
 from vqr1.train.heldout import heldout_curve
 
 REPO = Path(__file__).resolve().parents[1]
-OVERLAYS = [Path("configs/demo.yaml"), Path("configs/learn.yaml")]
 ARMS = {"image": {}, "shuffled": {"shuffle_mos": True}, "hint": {"mos_hint": True}}
-WARMUP_STEPS = 150
 
 
 def prepare(root: Path) -> Path:
@@ -53,7 +52,7 @@ def prepare(root: Path) -> Path:
     ws = workspace.init(root, OVERLAYS, REPO)
     run_dvc(ws, "repro", "validate", echo=True)
     if not (ws / "models" / "tiny" / "config.json").is_file():
-        tiny.build(ws / "models" / "tiny", seed=42, warmup_steps=WARMUP_STEPS)
+        tiny.build(ws / "models" / "tiny", seed=42, warmup_steps=tiny.FORMAT_WARMUP_STEPS)
     return ws
 
 
@@ -183,10 +182,8 @@ def main() -> None:
     params = load_params(ws / "params.yaml")
     jobs = [(arm, seed) for arm in args.arms for seed in args.seeds]
     threads = max(1, (os.cpu_count() or 1) // args.parallel)
-    console.print(
-        f"{len(jobs)} runs of {params.train.grpo['max_steps']} steps, {args.parallel} at a time ..."
-    )
     steps = params.train.grpo["max_steps"]
+    console.print(f"{len(jobs)} runs of {steps} steps, {args.parallel} at a time ...")
     prepared = {job: run_folder(ws, *job) for job in jobs}
     folders = {job: folder for job, (folder, _) in prepared.items()}
     with ThreadPoolExecutor(args.parallel) as pool:
@@ -204,7 +201,7 @@ def main() -> None:
             for arm, by_seed in curves.items()
         },
         "seeds": args.seeds,
-        "steps": params.train.grpo["max_steps"],
+        "steps": steps,
         "train_minutes": round(statistics.mean(seconds.values()) / 60, 1),
         "wall_minutes": None if args.reuse else round((time.perf_counter() - t0) / 60, 1),
         "cores": os.cpu_count(),

@@ -88,7 +88,7 @@ def warm_model_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> 
     from vqr1.model import tiny
 
     def build(folder: Path) -> None:
-        tiny.build(folder / "model", seed=0, warmup_steps=150)
+        tiny.build(folder / "model", seed=0, warmup_steps=tiny.FORMAT_WARMUP_STEPS)
 
     return built_once(tmp_path_factory, worker_id, "tiny-warm", build) / "model"
 

@@ -21,7 +21,6 @@ from vqr1.model import tiny
 from vqr1.storage import seaweed
 
 OVERLAYS = [Path("configs/demo.yaml"), Path("configs/learn.yaml")]
-WARMUP_STEPS = 150
 
 
 def run_demo(workdir: Path = Path("build/demo"), keep_storage: bool = False) -> dict:
@@ -32,8 +31,10 @@ def run_demo(workdir: Path = Path("build/demo"), keep_storage: bool = False) -> 
     console.rule(f"[bold]vqr1 demo[/] in {ws}")
     model_dir = ws / "models" / "tiny"
     if not (model_dir / "config.json").exists():
-        console.print(f"building the tiny Qwen2.5-VL with a {WARMUP_STEPS}-step format warm-up ...")
-        tiny.build(model_dir, warmup_steps=WARMUP_STEPS)
+        console.print(
+            f"building the tiny Qwen2.5-VL with a {tiny.FORMAT_WARMUP_STEPS}-step format warm-up ..."
+        )
+        tiny.build(model_dir, warmup_steps=tiny.FORMAT_WARMUP_STEPS)
     storage_dir = ws / ".storage"
     try:
         result = run_pipeline(ws, storage_dir=storage_dir)

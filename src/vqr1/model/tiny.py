@@ -148,6 +148,9 @@ TINY_VISION = {
 }
 
 
+FORMAT_WARMUP_STEPS = 150  # the demo's, make learn's and the suite's warm-up: enough for answers to parse
+
+
 def build(
     out_dir: Path, seed: int = 42, warmup_steps: int = 0, warmup_images: list[Path] | None = None
 ) -> Path:
