@@ -51,8 +51,7 @@ def prepare(root: Path) -> Path:
     """The shared workspace: synthetic data validated by the real stages, and the warmed tiny model."""
     ws = workspace.init(root, OVERLAYS, REPO)
     run_dvc(ws, "repro", "validate", echo=True)
-    if not (ws / "models" / "tiny" / "config.json").is_file():
-        tiny.build(ws / "models" / "tiny", seed=42, warmup_steps=tiny.FORMAT_WARMUP_STEPS)
+    tiny.build_warm(ws / "models" / "tiny")
     return ws
 
 

@@ -29,12 +29,8 @@ def run_demo(workdir: Path = Path("build/demo"), keep_storage: bool = False) -> 
     console = Console()
     ws = workspace.init(workdir, OVERLAYS)
     console.rule(f"[bold]vqr1 demo[/] in {ws}")
-    model_dir = ws / "models" / "tiny"
-    if not (model_dir / "config.json").exists():
-        console.print(
-            f"building the tiny Qwen2.5-VL with a {tiny.FORMAT_WARMUP_STEPS}-step format warm-up ..."
-        )
-        tiny.build(model_dir, warmup_steps=tiny.FORMAT_WARMUP_STEPS)
+    console.print(f"the tiny Qwen2.5-VL with a {tiny.FORMAT_WARMUP_STEPS}-step format warm-up ...")
+    tiny.build_warm(ws / "models" / "tiny")
     storage_dir = ws / ".storage"
     try:
         result = run_pipeline(ws, storage_dir=storage_dir)

@@ -171,6 +171,14 @@ def build(
     return out_dir
 
 
+def build_warm(out_dir: Path, seed: int = 42) -> Path:
+    """The format-warmed tiny model at ``out_dir``, built only if none is there: the demo, make learn and
+    make ablation keep their workspace's model from one run to the next."""
+    if not (Path(out_dir) / "config.json").is_file():
+        build(out_dir, seed=seed, warmup_steps=FORMAT_WARMUP_STEPS)
+    return Path(out_dir)
+
+
 def _warmup_images(images: list[Path] | None, n: int, seed: int) -> list[Image.Image]:
     if images:
         return [Image.open(p).convert("RGB") for p in images]
