@@ -16,7 +16,7 @@ export TOKENIZERS_PARALLELISM := false
 export PATH := $(abspath $(BIN)):$(PATH)
 PY_DIRS := $(wildcard src tests flows scripts)
 
-.PHONY: setup lint format test test-fast demo learn bench reliability gpu-setup gpu-check clean
+.PHONY: setup lint format test test-fast demo learn ablation bench reliability gpu-setup gpu-check clean
 
 setup: $(STAMP)
 
@@ -58,6 +58,11 @@ demo: setup
 # control (docs/learning.md); build/learn/result.json and curves.png.
 learn: setup
 	$(BIN)/python scripts/learn.py
+
+# The ranking reward and K as DVC experiments (dvc exp run --queue, dvc queue start): a CPU analogue of the
+# paper's ablations (docs/learning.md); build/ablation/result.json, table.md and ablation.png.
+ablation: setup
+	$(BIN)/python scripts/ablation.py
 
 # Every benchmark, one table, docs/benchmarks.md + docs/benchmarks.json.
 bench: setup

@@ -7,11 +7,14 @@ same way: the command, its exit status and DVC's last lines.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from vqr1.errors import Vqr1Error
 
@@ -72,3 +75,13 @@ def run_dvc(
         tail = "".join(output[-TAIL_LINES:]).rstrip()
         raise error(f"{shown} failed (exit {proc.returncode}):\n{tail}")
     return "".join(output)
+
+
+def dvc_json(root: Path, *args: str) -> Any:
+    """``dvc <args> --json``, parsed. DVC's warnings share the output, so the document is read from the
+    first line that opens a JSON array or object."""
+    output = run_dvc(root, *args, "--json")
+    start = re.search(r"^[\[{]", output, re.MULTILINE)
+    if start is None:
+        raise Vqr1Error(f"{root}: `dvc {' '.join(args)} --json` printed no JSON:\n{output[-2000:]}")
+    return json.loads(output[start.start() :])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -55,23 +56,48 @@ def check(path: Path | str) -> Path:
     return folder
 
 
-def init(dest: Path, overlays: list[Path], source: Path | None = None) -> Path:
-    """Create (or refresh) a workspace at ``dest``: dvc.yaml copied, params.yaml merged, DVC initialised."""
+def init(dest: Path, overlays: list[Path], source: Path | None = None, experiments: bool = False) -> Path:
+    """Create (or refresh) a workspace at ``dest``: dvc.yaml copied, params.yaml merged, DVC initialised.
+
+    ``experiments``: a git repository too, for ``dvc exp run --queue``. DVC runs each queued experiment in
+    a copy under .dvc/tmp/exps, where a relative path to the checkout would point nowhere, so the code
+    dependencies name the checkout by its absolute path; :func:`commit` records the state to branch from.
+    """
     source = repo_root(source)
     dest = Path(dest).resolve()
     dest.mkdir(parents=True, exist_ok=True)
     merged = read_yaml(source / "params.yaml")
     for overlay in overlays:
         merged = deep_merge(merged, read_yaml(overlay if overlay.is_absolute() else source / overlay))
-    checkout = Path(os.path.relpath(source, dest)).as_posix()
+    checkout = source.as_posix() if experiments else Path(os.path.relpath(source, dest)).as_posix()
     pipeline = (source / "dvc.yaml").read_text(encoding="utf-8")
     if checkout != ".":
         pipeline = CODE_DEPS.sub(rf"\g<1>{checkout}/\g<2>", pipeline)
     atomic_write_text(dest / "dvc.yaml", pipeline)
     atomic_write_text(dest / "params.yaml", yaml.safe_dump(merged, sort_keys=False))
     load_params(dest / "params.yaml")  # validate the merged profile now, not at stage 3
+    if experiments and not (dest / ".git").is_dir():
+        _git(dest, "init", "-q")
     if not (dest / ".dvc").is_dir():
-        run_dvc(dest, "init", "--no-scm", "-q", error=ConfigError)
+        run_dvc(dest, "init", "-q", *([] if experiments else ["--no-scm"]), error=ConfigError)
         for key in ("core.analytics", "core.check_update"):
             run_dvc(dest, "config", key, "false", error=ConfigError)
     return dest
+
+
+def commit(dest: Path, message: str) -> None:
+    """Commit everything git tracks in an ``experiments`` workspace (DVC keeps its outputs out of git)."""
+    _git(dest, "add", "-A")
+    _git(dest, "commit", "-q", "--allow-empty", "-m", message)
+
+
+def _git(dest: Path, *args: str) -> None:
+    """git in ``dest`` under the workspace's own identity (a generated repository, never pushed)."""
+    proc = subprocess.run(
+        ["git", "-c", "user.name=vqr1", "-c", "user.email=vqr1@localhost", *args],
+        cwd=dest,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode:
+        raise ConfigError(f"{dest}: git {' '.join(args)} failed: {proc.stderr.strip()}")
