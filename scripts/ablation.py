@@ -107,6 +107,10 @@ def results(ws: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
 def plot(rows: dict[str, dict[str, Any]], path: Path) -> None:
     import matplotlib
 
@@ -153,7 +157,15 @@ def main() -> None:
     lines = table(
         ["variant", "reward", "K", "state", "held-out SRCC", "graded pairs ordered", "paper avg SRCC"],
         [
-            [n, r["reward"], r["k"], r["state"], r["heldout_srcc"], r["heldout_ordered"], PAPER_SRCC.get(n)]
+            [
+                n,
+                r["reward"],
+                r["k"],
+                r["state"],
+                _round(r["heldout_srcc"]),
+                _round(r["heldout_ordered"]),
+                PAPER_SRCC.get(n),
+            ]
             for n, r in rows.items()
         ],
     )
