@@ -127,6 +127,11 @@ def print_summary(result: dict[str, Any], console: Console | None = None) -> Non
     for row in rows:
         table.add_row(*(_fmt(v) for v in row.values()))
     console.print(table)
+    if any(row.get("srcc") is None and row["dataset"] != "mean" for row in rows):
+        console.print(
+            "n/a: a correlation is undefined when every image of the set got the same score (no ranking) "
+            "or fewer than 3 images were scored"
+        )
     if result.get("heldout"):
         h = result["heldout"]
         console.print(
