@@ -123,14 +123,14 @@ def print_summary(result: dict[str, Any], console: Console | None = None) -> Non
     rows = result["metrics_table"]
     table = Table(title=f"evaluation metrics (run {result['run_id']})")
     for column in rows[0]:
-        table.add_column(column, justify="left" if column == "dataset" else "right")
+        table.add_column(column, justify="left" if column in ("dataset", "method", "note") else "right")
     for row in rows:
         table.add_row(*(_fmt(v) for v in row.values()))
     console.print(table)
-    if any(row.get("srcc") is None and row["dataset"] != "mean" for row in rows):
+    if any(row.get("srcc") is None for row in rows):
         console.print(
             "n/a: a correlation is undefined when every image of the set got the same score (no ranking) "
-            "or fewer than 3 images were scored"
+            "or fewer than 3 images were scored (the note says which); a mean needs every dataset's figure"
         )
     if result.get("heldout"):
         h = result["heldout"]

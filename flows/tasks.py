@@ -74,25 +74,23 @@ def validate(workspace: str, echo: bool = True) -> dict[str, Any]:
 
 
 def metrics_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per dataset plus the mean: the columns the demo prints and the artifact shows."""
+    """Per dataset, the model's row then each measured baseline's (same test images), then the means: the
+    columns the demo prints and the artifact shows. ``note`` says in words why a correlation is undefined."""
     keys = ("srcc", "plcc", "krcc", "plcc_4pl")
+    methods = {"ours": metrics, **metrics.get("baselines", {})}
+
+    def row(dataset: str, method: str, m: dict[str, Any], n: Any, failures: Any) -> dict[str, Any]:
+        figures = {k: m.get(k) for k in keys}
+        return {"dataset": dataset, "method": method, **figures, "n": n, "parse_failure_rate": failures,
+                "note": m.get("undefined") or ""}  # fmt: skip
+
     rows = [
-        {
-            "dataset": name,
-            **{k: m.get(k) for k in keys},
-            "n": m.get("n"),
-            "parse_failure_rate": m.get("parse_failure_rate"),
-        }
-        for name, m in metrics.get("datasets", {}).items()
+        row(name, method, m, m.get("n"), m.get("parse_failure_rate") if method == "ours" else None)
+        for name in metrics.get("datasets", {})
+        for method, result in methods.items()
+        if (m := result["datasets"][name])
     ]
-    rows.append(
-        {
-            "dataset": "mean",
-            **{k: metrics.get("mean", {}).get(k) for k in keys},
-            "n": None,
-            "parse_failure_rate": None,
-        }
-    )
+    rows += [row("mean", method, result.get("mean", {}), None, None) for method, result in methods.items()]
     return rows
 
 

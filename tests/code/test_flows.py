@@ -114,3 +114,37 @@ def test_flows_refuse_an_empty_or_foreign_workspace(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a vqr1 workspace"):
         workspace.check(tmp_path)
     assert workspace.check(REPO) == REPO.resolve()
+
+
+def test_summary_prints_baselines_beside_the_model_and_why_a_cell_is_empty() -> None:
+    """The demo's table: the model and each baseline on the same test images; a model that gave one answer
+    to every image says so in words, not only n/a."""
+    import io
+
+    from flows.pipeline import print_summary
+    from flows.tasks import metrics_rows
+    from rich.console import Console
+
+    ours = {"srcc": None, "plcc": None, "krcc": None, "plcc_4pl": None, "n": 150, "parse_failure_rate": 0.0}
+    ours["undefined"] = "one answer for all 150 images: 3.3"
+    piqe = {"srcc": 0.41, "plcc": 0.38, "krcc": 0.29, "plcc_4pl": 0.4, "n": 150}
+    metrics = {
+        "datasets": {"synthetic": ours},
+        "mean": {"srcc": None, "plcc": None, "krcc": None, "plcc_4pl": None},
+        "baselines": {"piqe": {"datasets": {"synthetic": piqe}, "mean": {"srcc": 0.41}}},
+    }
+    rows = metrics_rows(metrics)
+    assert [(r["dataset"], r["method"]) for r in rows] == [
+        ("synthetic", "ours"),
+        ("synthetic", "piqe"),
+        ("mean", "ours"),
+        ("mean", "piqe"),
+    ]
+    assert rows[0]["note"] == "one answer for all 150 images: 3.3" and rows[1]["srcc"] == 0.41
+    out = io.StringIO()
+    print_summary(
+        {"metrics_table": rows, "run_id": "r", "local": {}, "s3": {}, "prefect_ui": "ui"},
+        Console(file=out, width=200),
+    )
+    printed = out.getvalue()
+    assert "one answer for all 150 images: 3.3" in printed and "0.4100" in printed

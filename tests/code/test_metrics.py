@@ -47,6 +47,34 @@ def test_undefined_metrics_are_none() -> None:
     assert all(constant[k] is None for k in ("srcc", "krcc", "plcc", "plcc_4pl", "srcc_ci", "plcc_ci"))
     too_few = metrics.dataset_metrics(np.array([1.0, 2.0]), np.array([2.0, 1.0]), n_resamples=20, seed=0)
     assert too_few["srcc"] is None and too_few["n"] == 2
+    # and each says why, in words
+    assert constant["undefined"] == "one answer for all 10 images: 3"
+    assert too_few["undefined"] == "2 image(s) scored, fewer than 3"
+    flat_mos = metrics.dataset_metrics(mos, np.full(10, 2.0), n_resamples=20, seed=0)
+    assert flat_mos["undefined"] == "every one of the 10 images has the same MOS"
+    assert "undefined" not in metrics.dataset_metrics(mos, mos, n_resamples=20, seed=0)
+
+
+def test_report_says_why_a_correlation_is_undefined_beside_a_baseline() -> None:
+    """A model that gave every image one answer: its row says so in words; the baseline's row has numbers."""
+    mos = np.linspace(1, 5, 12)
+    ours = {"synthetic": {**metrics.dataset_metrics(np.full(12, 3.3), mos, 0, 0, 0.0), "n_errors": 0}}
+    piqe = {"synthetic": metrics.dataset_metrics(mos + np.sin(mos), mos, 0, 0)}
+    page = report.render_markdown(
+        {
+            "datasets": ours,
+            "mean": metrics.mean_over(ours),
+            "baselines": {"piqe": {"datasets": piqe, "mean": metrics.mean_over(piqe)}},
+        },
+        {"seed": 0},
+        [],
+        [],
+    )
+    srcc_table = page[page.index("SRCC:") : page.index("PLCC, ours raw")]
+    ours_row = next(line for line in srcc_table.splitlines() if line.startswith("| ours "))
+    assert "one answer for all 12 images: 3.3" in ours_row
+    piqe_row = next(line for line in srcc_table.splitlines() if line.startswith("| piqe (measured)"))
+    assert f"{piqe['synthetic']['srcc']:.3f}" in piqe_row
 
 
 def test_logistic4_fit_recovers_known_parameters() -> None:

@@ -31,6 +31,18 @@ def _defined(pred: np.ndarray, mos: np.ndarray) -> bool:
     return len(pred) >= MIN_PAIRS and np.ptp(pred) > 0 and np.ptp(mos) > 0
 
 
+def undefined_reason(pred: np.ndarray, mos: np.ndarray) -> str | None:
+    """Why the correlations of ``pred`` against ``mos`` are undefined, in words a reader of the table
+    acts on ("one answer for all 150 images: 3.3"); None when they are defined."""
+    if len(pred) < MIN_PAIRS:
+        return f"{len(pred)} image(s) scored, fewer than {MIN_PAIRS}"
+    if np.ptp(pred) == 0:
+        return f"one answer for all {len(pred)} images: {pred[0]:.4g}"
+    if np.ptp(mos) == 0:
+        return f"every one of the {len(mos)} images has the same MOS"
+    return None
+
+
 def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
@@ -127,6 +139,8 @@ def dataset_metrics(
         "srcc_ci": bootstrap_ci(pred, mos, srcc, n_resamples, seed),
         "plcc_ci": bootstrap_ci(pred, mos, plcc, n_resamples, seed),
     }
+    if not defined:
+        out["undefined"] = undefined_reason(pred, mos)
     if parse_failure_rate is not None:
         out["parse_failure_rate"] = parse_failure_rate
     return out

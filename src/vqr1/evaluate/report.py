@@ -23,6 +23,11 @@ def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
+def _fmt_why(value: float | None, m: Mapping[str, Any]) -> str:
+    """A correlation, or why it is undefined in words (``undefined`` of metrics.dataset_metrics)."""
+    return _fmt(value) if value is not None or not m.get("undefined") else f"— ({m['undefined']})"
+
+
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
@@ -67,21 +72,26 @@ OUR_ROWS = {
 }
 
 
-def _comparison_rows(metrics: Mapping[str, Any], key: str) -> dict[str, list[float | None]]:
-    """Method label -> one value per dataset (ours, the paper's rows, the measured baselines)."""
+def _comparison_rows(
+    metrics: Mapping[str, Any], key: str
+) -> dict[str, tuple[list[float | None], list[Mapping[str, Any]]]]:
+    """Method label -> (one value per dataset, the per-dataset metrics it came from, which say why a
+    value is undefined): ours, the paper's rows, the measured baselines."""
     names = list(metrics["datasets"])
     table = paper.SRCC if key == "srcc" else paper.PLCC
-    rows: dict[str, list[float | None]] = {}
+    rows: dict[str, tuple[list[float | None], list[Mapping[str, Any]]]] = {}
+    ours = [metrics["datasets"][d] for d in names]
     for label, metric in OUR_ROWS[key].items():
-        values = [metrics["datasets"][d].get(metric) for d in names]
+        values = [m.get(metric) for m in ours]
         if metric == key or any(v is not None for v in values):
-            rows[label] = values
+            rows[label] = (values, ours)
     for method in table:
         values = [paper.paper_value(table, method, d) for d in names]
         if any(v is not None for v in values):
-            rows[f"paper: {method}"] = values
+            rows[f"paper: {method}"] = (values, [{}] * len(names))
     for base, result in metrics.get("baselines", {}).items():
-        rows[f"{base} (measured)"] = [result["datasets"][d].get(key) for d in names]
+        theirs = [result["datasets"][d] for d in names]
+        rows[f"{base} (measured)"] = ([m.get(key) for m in theirs], theirs)
     return rows
 
 
@@ -95,12 +105,12 @@ def comparison_plot(metrics: Mapping[str, Any], out: Path) -> Path:
     colors = {
         label: plt.get_cmap("tab10")(i % 10) for i, label in enumerate(labels)
     }  # same method, same colour
-    values = [v for rows in tables.values() for vs in rows.values() for v in vs if v is not None]
+    values = [v for rows in tables.values() for vs, _ in rows.values() for v in vs if v is not None]
     fig, axes = plt.subplots(1, 2, figsize=(max(8, 2.2 * len(names) + 4), 4.5), dpi=100, sharey=True)
     for ax, (key, rows) in zip(axes, tables.items(), strict=True):
         width = 0.8 / len(rows)
         x = np.arange(len(names))
-        for i, (label, row) in enumerate(rows.items()):
+        for i, (label, (row, _)) in enumerate(rows.items()):
             heights = [np.nan if v is None else v for v in row]
             ax.bar(x + (i - (len(rows) - 1) / 2) * width, heights, width, label=label, color=colors[label])
         ax.set_xticks(x, names, rotation=30, ha="right")
@@ -141,7 +151,8 @@ def _header(names: list[str], first: str) -> list[str]:
 def _comparison_table(metrics: Mapping[str, Any], key: str) -> str:
     rows = _comparison_rows(metrics, key)
     return table(
-        _header(list(metrics["datasets"]), "method"), ([label, *map(_fmt, v)] for label, v in rows.items())
+        _header(list(metrics["datasets"]), "method"),
+        ([label, *map(_fmt_why, v, ms)] for label, (v, ms) in rows.items()),
     )
 
 
@@ -193,7 +204,7 @@ def render_markdown(
         [
             name,
             m["n"],
-            _fmt(m["srcc"]) + _fmt_ci(m["srcc_ci"]),
+            _fmt_why(m["srcc"], m) + _fmt_ci(m["srcc_ci"]),
             f"{_fmt(m['srcc_group_mean'])} ({m['n_groups']} groups)" if "n_groups" in m else "—",
             _fmt(m["krcc"]),
             _fmt(m["plcc"]) + _fmt_ci(m["plcc_ci"]),
