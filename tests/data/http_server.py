@@ -9,6 +9,7 @@ storing them: a hostile mirror's endless or oversized file.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from collections.abc import Iterator
@@ -89,6 +90,83 @@ def serve(
             except (BrokenPipeError, ConnectionResetError):  # the client stopped reading: expected
                 pass
             self.close_connection = True
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", log
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def serve_hub(
+    repo: str,
+    files: dict[str, Path],
+    commit: str = "c0ffee" * 6 + "abcd",
+    sha256: dict[str, str] | None = None,
+) -> Iterator[tuple[str, ServerLog]]:
+    """Answer a Hugging Face Hub's resolve URLs for one dataset repository, as huggingface_hub requests them.
+
+    ``HEAD|GET /datasets/<repo>/resolve/<revision>/<file>`` (revision ``main`` or ``commit``): the HEAD gives
+    the headers huggingface_hub reads (``file_download.get_hf_file_metadata``): X-Repo-Commit, ETag and
+    X-Linked-Etag (an LFS file's sha256), X-Linked-Size; the GET serves the bytes, with Range. ``sha256``
+    overrides the announced digest of a file (a mirror whose metadata and bytes disagree).
+    """
+    log = ServerLog()
+    announced = dict(sha256 or {})
+    prefix = f"/datasets/{repo}/resolve/"
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _file(self) -> tuple[Path | None, str]:
+            log.requests.append((f"{self.command} {self.path}", self.headers.get("Range")))
+            if not self.path.startswith(prefix):
+                return None, ""
+            revision, _, name = self.path[len(prefix) :].partition("/")
+            if revision not in ("main", commit) or name not in files:
+                return None, name
+            return files[name], name
+
+        def _headers(self, path: Path, name: str, length: int) -> None:
+            digest = announced.get(name) or hashlib.sha256(path.read_bytes()).hexdigest()
+            self.send_header("X-Repo-Commit", commit)
+            self.send_header("ETag", f'"{digest}"')
+            self.send_header("X-Linked-Etag", f'"{digest}"')
+            self.send_header("X-Linked-Size", str(path.stat().st_size))
+            self.send_header("Content-Length", str(length))
+            self.send_header("Accept-Ranges", "bytes")
+
+        def do_HEAD(self) -> None:
+            path, name = self._file()
+            if path is None:
+                self.send_response(404)
+                self.send_header("X-Error-Code", "EntryNotFound")
+                self.send_header("X-Repo-Commit", commit)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self._headers(path, name, path.stat().st_size)
+            self.end_headers()
+
+        def do_GET(self) -> None:
+            path, name = self._file()
+            if path is None:
+                self.send_error(404)
+                return
+            data = path.read_bytes()
+            match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
+            start = int(match.group(1)) if match else 0
+            self.send_response(206 if match else 200)
+            if match:
+                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+            self._headers(path, name, len(data) - start)
+            self.end_headers()
+            self.wfile.write(data[start:])
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
