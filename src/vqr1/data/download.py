@@ -11,11 +11,12 @@ Every file is bounded by ``catalogue.download_limit`` (the catalogue's expected 
 ``data.download.size_margin``, or ``data.download.max_bytes.<set>``): an announced size over the bound
 is refused before the body, a body that grows past it is cut, and the part file deleted.
 
-Checksums: a file is checked against the source override's sha256, the catalogue's, or the workspace's
-``datasets.lock.yaml``. A sha256 nobody knew is recorded in the lock only once every piece of the set
-extracted and the result parsed as the set, so a refused file never enters the lock; a refused or
-corrupt download that no checksum vouched for is deleted, so the next run fetches it again (a user's
-local archive is never deleted).
+Checksums: a file is checked against every checksum known for it: the source override's or catalogue's
+sha256, the Hub's (a mirror's metadata), and the workspace's ``datasets.lock.yaml``. A sha256 the lock
+lacks is recorded only once every piece of the set extracted and the result parsed as the set, so a
+refused file never enters the lock; a refused or corrupt download is deleted, so the next run fetches
+it again (a user's local archive is never deleted). Sources: plain HTTP here, a Hub mirror through
+:mod:`vqr1.data.hub`, a Google Drive file through :mod:`vqr1.data.drive`.
 """
 
 from __future__ import annotations
