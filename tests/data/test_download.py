@@ -58,7 +58,7 @@ def test_manual_only_dataset_says_where_to_get_it(tmp_path: Path) -> None:
         download.fetch("spaq", tmp_path, data, progress=False)
     lines = str(caught.value).splitlines()
     assert lines[0] == "spaq: SPAQ has no download source for SPAQ.zip"
-    assert "  get it from https://github.com/h4nwei/SPAQ (Google Drive / Baidu links)" in lines
+    assert "  where: https://github.com/h4nwei/SPAQ (Google Drive / Baidu links)" in lines
     assert "  then add under data.sources in params.yaml:  spaq: {archive: /path/to/SPAQ.zip}" in lines
     assert "  or set in the environment:  VQR1_SPAQ_ARCHIVE=/path/to/SPAQ.zip" in lines
     assert "  or opt in to the iqa-pytorch mirror, which carries it: data.mirror: iqa-pytorch" in lines

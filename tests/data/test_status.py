@@ -138,3 +138,11 @@ def test_a_drive_file_that_arrived_is_verified_extracted_and_locked(tmp_path: Pa
     (ws / "data/raw/sriqa_bench").rename(ws / "old")
     with pytest.raises(DataError, match="sriqa_bench: checksum mismatch"):
         download.fetch("sriqa_bench", ws, data, progress=False)
+
+
+def test_the_download_stage_of_a_set_with_no_source_gives_the_full_list(tmp_path: Path, monkeypatch) -> None:
+    from vqr1.stages import download as stage
+
+    monkeypatch.chdir(_workspace(tmp_path / "ws"))
+    with pytest.raises(ConfigError, match=r"(?s)datasets missing.*\nspaq .*MANUAL.*\nbid .*MANUAL"):
+        stage.download_dataset("bid")

@@ -149,7 +149,8 @@ def source_host(piece: Archive) -> str:
     """A short name of where a piece comes from, for one-line listings."""
     kind = source_kind(piece)
     if kind == "mirror":
-        return f"hub {parse_hub_url(piece.url)[0]}"
+        repo = parse_hub_url(piece.url)[0]
+        return next((f"mirror {m.name}" for m in MIRRORS.values() if m.repo == repo), f"Hub {repo}")
     if kind == "drive":
         return "Google Drive"
     if kind == "local":
@@ -560,7 +561,7 @@ def directions(entry: Dataset, missing: list[Archive], locked: dict[str, str] | 
     name, env = entry.name, f"VQR1_{entry.name.upper()}_ARCHIVE"
     whole = len(entry.archives) == 1
     lines = [f"{name}: {entry.title} has no download source for {', '.join(p.filename for p in missing)}"]
-    lines.append(f"  get it from {entry.homepage}")
+    lines.append(f"  where: {entry.homepage}")
     for piece in missing:
         sha = piece.sha256 or (locked or {}).get(piece.filename)
         lines.append(

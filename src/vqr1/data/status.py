@@ -71,7 +71,7 @@ def set_status(root: Path, name: str, data: DataParams) -> SetStatus:
             "manual",
             f"MANUAL: {', '.join(p.filename for p in absent)} not found, see below",
             [f"  local archive {local_path(root, p)} not found (data.sources.{name})" for p in absent]
-            + [f"  get it from {plan.entry.homepage}"],
+            + [f"  where: {plan.entry.homepage}"],
         )
     details = []
     for piece in plan.archives:
