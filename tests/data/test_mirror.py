@@ -96,7 +96,28 @@ def test_the_mirror_gives_the_same_manifest_as_the_authors_archives(
         assert lock[name] == {filename: hashlib.sha256(path.read_bytes()).hexdigest()}
     asked = {r for r, _ in log.requests}
     assert f"HEAD /datasets/{REPO}/resolve/main/koniq10k.tgz" in asked
-    assert any(r.startswith(f"GET /datasets/{REPO}/resolve/") and r.endswith("/spaq.tgz") for r in asked)
+    assert "GET /cdn/spaq.tgz" in asked, "the bytes come from the CDN the Hub's redirect names"
+
+
+def test_a_cut_mirror_transfer_is_resumed(
+    tmp_path: Path, layouts: real_layouts.Layouts, mirror: dict[str, Path], online, monkeypatch
+) -> None:
+    from huggingface_hub import constants
+
+    # chunks smaller than the fixture (10 MiB by default), so that a part of the body is on disk at the cut
+    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 1024)
+    data = _params(layouts, ["live_challenge"], mirror="iqa-pytorch")
+    with serve_hub(REPO, mirror, cut_first=True) as (base, log):
+        online(base)
+        download.fetch("live_challenge", tmp_path, data, progress=False)
+    sent = mirror["live_challenge.tgz"]
+    gets = [r for path, r in log.requests if path == "GET /cdn/live_challenge.tgz"]
+    assert len(gets) == 2 and gets[0] is None, gets
+    start = int(gets[1].removeprefix("bytes=").rstrip("-"))
+    assert 0 < start <= sent.stat().st_size // 3, "huggingface_hub resumed from the bytes it had"
+    assert download.read_lock(tmp_path)["live_challenge"] == {
+        "live_challenge.tgz": hashlib.sha256(sent.read_bytes()).hexdigest()
+    }
 
 
 def test_koniq_keeps_the_papers_resolution_and_refuses_the_other_alone(
