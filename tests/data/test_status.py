@@ -98,7 +98,9 @@ def test_the_catalogue_is_one_line_per_set_in_80_columns() -> None:
     assert row["spaq"].endswith("manual, mirror iqa-pytorch (opt-in)")
     assert row["agiqa3k"].endswith("images: Drive file, labels: authors' URL")
     verbose = runner.invoke(app, ["data", "catalogue", "--verbose"]).output
-    assert "    licence: non-commercial, no redistribution" in verbose.splitlines()
+    assert "    licence: non-commercial academic research only, no redistribution (AFINE README)" in (
+        verbose.splitlines()
+    )
 
 
 def test_drive_ids_are_those_the_authors_publish() -> None:

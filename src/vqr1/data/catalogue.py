@@ -249,7 +249,7 @@ DATASETS: dict[str, Dataset] = {
             count=10_125,
             homepage="https://database.mmsp-kn.de/kadid-10k-database.html",
             archives=(Archive("archive", f"{_MMSP}/kadid10k.zip", "kadid10k.zip", size=3 * GB),),
-            licence="research use (database terms at the homepage)",
+            licence="terms at the homepage (not checked here)",
             has_references=True,
             reference=ReferenceLabels(
                 tuple(KADID_LISTS.values()), ("ref", "image", "mos", "std"), (1.0, 5.0)
@@ -278,7 +278,7 @@ DATASETS: dict[str, Dataset] = {
                 (f"{_TEST}/KONIQ-10K_test_all.txt",), ("image", "mos", "std"), (1.0, 5.0)
             ),
             resolutions=("1024x768", "512x384"),
-            licence="research use (database terms at the homepage)",
+            licence="terms at the homepage (not checked here)",
             notes="native labels: MOS_zscore (the paper's labels rescale it, not MOS); images 1024x768",
         ),
         Dataset(
@@ -292,7 +292,7 @@ DATASETS: dict[str, Dataset] = {
             homepage="https://github.com/h4nwei/SPAQ (Google Drive / Baidu links)",
             archives=(_manual("SPAQ.zip", 35 * GB),),
             reference=ReferenceLabels((f"{_TEST}/SPAQ_test_all.txt",), ("image", "mos", "std"), (1.0, 5.0)),
-            licence="research use; the release is a multi-volume Drive/Baidu share",
+            licence="terms at the homepage (not checked here)",
             notes="full-resolution phone photos; resize the short edge to 768 before scoring",
         ),
         Dataset(
@@ -312,7 +312,7 @@ DATASETS: dict[str, Dataset] = {
             reference=ReferenceLabels(
                 (f"{_TEST}/LIVEC_test_all.txt",), ("image", "mos", "std"), (0.0, 100.0)
             ),
-            licence="research use (release terms at the homepage)",
+            licence="terms at the homepage (not checked here)",
             notes="all 1,169 images, the 7 training images t1-t7 included",
         ),
         Dataset(
@@ -330,7 +330,7 @@ DATASETS: dict[str, Dataset] = {
             ),
             archives=(_manual("ImageDatabase.zip", 2 * GB),),
             reference=ReferenceLabels((f"{_TEST}/BID_test_all.txt",), ("image", "mos"), (0.0, 100.0)),
-            licence="research use (terms at the homepage)",
+            licence="terms at the homepage (not checked here)",
             notes="reference labels: the grade rescaled to 0-100",
         ),
         Dataset(
@@ -350,7 +350,7 @@ DATASETS: dict[str, Dataset] = {
             reference=ReferenceLabels(
                 (f"{_TEST}/AGIQA-3K_test_all.txt",), ("image", "mos", "std"), (0.0, 100.0)
             ),
-            licence="MIT (the database repository)",
+            licence="MIT (LICENSE of the AGIQA-3k-Database repository)",
             notes="native labels: mos_quality (seen 0 to ~4.5)",
         ),
         Dataset(
@@ -370,7 +370,7 @@ DATASETS: dict[str, Dataset] = {
             ),
             exclude_dirs=("LRImages",),
             group_relative=True,
-            licence="non-commercial, no redistribution",
+            licence="non-commercial academic research only, no redistribution (AFINE README)",
             notes="100 groups x 11, scores 0-100 within each group",
         ),
         Dataset(
@@ -413,7 +413,7 @@ DATASETS: dict[str, Dataset] = {
             archives=(_manual("tid2013.zip", 2 * GB),),
             has_references=True,
             optional=True,
-            licence="research use (terms at the homepage)",
+            licence="terms at the homepage (not checked here)",
         ),
         Dataset(
             "live",
@@ -427,7 +427,7 @@ DATASETS: dict[str, Dataset] = {
             archives=(_manual("databaserelease2.zip", 1 * GB),),
             has_references=True,
             optional=True,
-            licence="research use, by request form",
+            licence="released by request form (terms not checked here)",
             notes="DMOS (lower = better): flipped; reference rows (orgs == 1) dropped",
         ),
         Dataset(
@@ -442,7 +442,7 @@ DATASETS: dict[str, Dataset] = {
             archives=(_manual("CSIQ.zip", 1 * GB),),
             has_references=True,
             optional=True,
-            licence="research use (terms at the homepage)",
+            licence="terms at the homepage (not checked here)",
             notes="DMOS (lower = better): flipped",
         ),
     ]
