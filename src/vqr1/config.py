@@ -117,6 +117,9 @@ class DataParams(_Strict):
     reference_labels: ReferenceLabelsParams = ReferenceLabelsParams()
     split: SplitParams = SplitParams()
     sources: dict[str, SourceOverride] = Field(default_factory=dict)
+    # a mirror on the Hugging Face Hub for the sets it carries (vqr1.data.catalogue.MIRRORS); opt-in,
+    # since a mirror redistributes data under the datasets' research licences
+    mirror: Literal["iqa-pytorch"] | None = None
     download: DownloadParams = DownloadParams()
     gate: GateParams = GateParams()
     synthetic: SyntheticParams = SyntheticParams()

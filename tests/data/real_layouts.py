@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import csv
 import io
+import tarfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -348,3 +349,60 @@ def extracted(fixture: Fixture, dest: Path) -> Path:
         else:
             (dest / path.name).write_bytes(path.read_bytes())
     return dest
+
+
+# The IQA-PyTorch mirror (Hugging Face dataset repository chaofengc/IQA-PyTorch-Datasets) as its public
+# description gives it, github chaofengc/IQA-PyTorch at 01ae427f: pyiqa/data/dataset_api.py names each
+# set's file (dataset_download_name: kadid10k.tgz, koniq10k.tgz, spaq.tgz, live_challenge.tgz) and
+# pyiqa/default_dataset_configs.yml the folders inside (dataroot_target): kadid10k/images,
+# koniq10k/512x384 and koniq10k/1024x768 (the same file names at both resolutions), SPAQ/TestImage and
+# LIVEC/ (the ChallengeDB release's Data/ and Images/, as scripts/process_livechallenge.py reads them).
+# Labels live in a separate meta-info repository, so the archives here hold images (and LIVEC's .mat).
+MIRROR_FOLDERS = {  # set -> (mirror file, {authors' folder prefix: mirror folder prefix})
+    "kadid10k": ("kadid10k.tgz", {"kadid10k/images/": "kadid10k/images/"}),
+    "koniq10k": ("koniq10k.tgz", {"1024x768/": "koniq10k/1024x768/"}),
+    "spaq": ("spaq.tgz", {"SPAQ/TestImage/": "SPAQ/TestImage/"}),
+    "live_challenge": ("live_challenge.tgz", {"ChallengeDB_release/": "LIVEC/"}),
+}
+
+
+def _small_copy(data: bytes) -> bytes:
+    """The 512x384 copy of an image: the same picture at half the size (different bytes)."""
+    image = Image.open(io.BytesIO(data))
+    buf = io.BytesIO()
+    image.resize((image.width // 2, image.height // 2)).save(buf, format=image.format)
+    return buf.getvalue()
+
+
+def _tgz(path: Path, members: dict[str, bytes]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def mirror_archive(
+    fixture: Fixture, out: Path, resolutions: tuple[str, ...] = ("1024x768", "512x384")
+) -> Path:
+    """The set's archive in the mirror's layout, repacked from the authors' fixture (same image bytes);
+    KonIQ's gets a 512x384 copy of every image beside the 1024x768 one, under the same names, for each
+    resolution in ``resolutions``."""
+    filename, moves = MIRROR_FOLDERS[fixture.name]
+    members: dict[str, bytes] = {}
+    for source in fixture.parts.values():
+        if not zipfile.is_zipfile(source):
+            continue
+        with zipfile.ZipFile(source) as zf:
+            for name in zf.namelist():
+                for old, new in moves.items():
+                    if name.startswith(old) and not name.endswith("/"):
+                        members[new + name[len(old) :]] = zf.read(name)
+    if fixture.name == "koniq10k":
+        big = {k: v for k, v in members.items() if k.startswith("koniq10k/1024x768/")}
+        members = {k: v for k, v in big.items() if "1024x768" in resolutions}
+        if "512x384" in resolutions:
+            members |= {k.replace("1024x768", "512x384"): _small_copy(v) for k, v in big.items()}
+    return _tgz(out / filename, members)

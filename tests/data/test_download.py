@@ -54,8 +54,14 @@ def test_unreachable_server_retries_then_fails(tmp_path: Path) -> None:
 
 def test_manual_only_dataset_says_where_to_get_it(tmp_path: Path) -> None:
     data = data_params(datasets=["spaq"], train_datasets=[], eval_datasets=["spaq"])
-    with pytest.raises(ConfigError, match=r"spaq: .*github.com/h4nwei/SPAQ.*data\.sources\.spaq\.archive"):
+    with pytest.raises(ConfigError) as caught:
         download.fetch("spaq", tmp_path, data, progress=False)
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "spaq: SPAQ has no download source for SPAQ.zip"
+    assert "  where: https://github.com/h4nwei/SPAQ (Google Drive / Baidu links)" in lines
+    assert "  then add under data.sources in params.yaml:  spaq: {archive: /path/to/SPAQ.zip}" in lines
+    assert "  or set in the environment:  VQR1_SPAQ_ARCHIVE=/path/to/SPAQ.zip" in lines
+    assert "  or opt in to the iqa-pytorch mirror, which carries it: data.mirror: iqa-pytorch" in lines
 
 
 def test_generated_synthetic_set(tmp_path: Path) -> None:
@@ -101,11 +107,14 @@ def test_koniq_images_and_scores_zips_from_a_mirror(tmp_path: Path, layouts: rea
 
 
 def test_a_missing_part_names_its_key_and_an_unknown_part_is_refused(tmp_path: Path) -> None:
-    data = _eval_set("agiqa3k", {"parts": {"labels": {"archive": "data.csv"}}})
-    with pytest.raises(
-        ConfigError, match=r"agiqa3k: .*images \(AGIQA-3K\.zip\).*data\.sources\.agiqa3k\.parts\.images"
-    ):
-        download.fetch("agiqa3k", tmp_path, data, progress=False)
+    agiqa = catalogue.get("agiqa3k")
+    lines = catalogue.directions(agiqa, [agiqa.archives[0]], {"AGIQA-3K.zip": "ab" * 32})
+    assert "  file AGIQA-3K.zip (about 3 GB), sha256 " + "ab" * 32 in lines
+    assert (
+        "  then add under data.sources in params.yaml:  agiqa3k: {parts: {images: {archive: /path/to/AGIQA-3K.zip}}}"
+        in lines
+    )
+    assert not any("VQR1_AGIQA3K_ARCHIVE" in line for line in lines), "the env names the whole set only"
     data = _eval_set("koniq10k", {"parts": {"labels": {"url": "http://127.0.0.1:9/x.csv"}}})
     with pytest.raises(
         ConfigError, match=r"unknown part\(s\) \['labels'\]; KonIQ-10k has \['images', 'scores'\]"

@@ -8,8 +8,13 @@ AFINE); docs/data.md cites the source of each.
 A set may come in several pieces (``parts``: KonIQ's images and scores zips, AGIQA-3K's images zip and
 its data.csv). Sources, in order of precedence: env ``VQR1_<NAME>_URL`` / ``VQR1_<NAME>_ARCHIVE`` /
 ``VQR1_<NAME>_SHA256`` or ``data.sources.<name>.{url, archive, sha256}`` (one file holding the whole
-set: it replaces every part), then ``data.sources.<name>.parts.<part>`` (one piece), then the
-catalogue's own URLs.
+set: it replaces every part), then ``data.sources.<name>.parts.<part>`` (one piece), then the mirror
+named by ``data.mirror`` for the sets it carries (opt-in: a mirror redistributes research-licence
+data), then the catalogue's own sources: the authors' URLs and single-file Google Drive releases.
+
+A source is a URL whose form says how it is fetched (:func:`source_kind`): ``hf://datasets/<repo>@<rev>/
+<file>`` through huggingface_hub, ``https://drive.google.com/uc?id=<id>`` through gdown, anything else
+over plain HTTP.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Literal
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 from vqr1.config import DataParams, PartSource, SourceOverride
 from vqr1.errors import ConfigError
@@ -72,6 +77,9 @@ class Dataset:
     generated: bool = False  # built locally (vqr1.data.synth) unless a source override is given
     reference: ReferenceLabels | None = None  # the paper's labels in the reference repository
     exclude_dirs: tuple[str, ...] = ()  # folders whose images are not part of the set (same names)
+    # folders holding copies of the same images at other resolutions, the one the paper read first
+    resolutions: tuple[str, ...] = ()
+    licence: str = ""  # terms of use, as the authors state them
     group_relative: bool = False  # scores are scaled within each reference group: report per-group SRCC
     notes: str = ""
 
@@ -99,6 +107,108 @@ def _manual(filename: str, size: int, part: str = "archive") -> Archive:
 
 MB, GB = 10**6, 10**9
 
+SourceKind = Literal["url", "drive", "mirror", "local", "manual"]
+
+
+def drive_url(file_id: str) -> str:
+    """The download URL of a public Google Drive file (the id in its ``/file/d/<id>/view`` link)."""
+    return f"https://drive.google.com/uc?id={file_id}"
+
+
+def hub_url(repo: str, revision: str, filename: str) -> str:
+    """A file of a dataset repository on the Hugging Face Hub, as huggingface_hub's ``hf://`` form."""
+    return f"hf://datasets/{repo}@{revision}/{filename}"
+
+
+def parse_hub_url(url: str) -> tuple[str, str, str]:
+    """(repo, revision, filename) of an ``hf://datasets/<owner>/<name>@<rev>/<file>`` URL."""
+    parsed = urlparse(url)
+    owner, rest = parsed.netloc, parsed.path.lstrip("/")
+    if parsed.scheme != "hf" or owner != "datasets" or "@" not in rest or "/" not in rest.split("@", 1)[1]:
+        raise ConfigError(f"{url}: expected hf://datasets/<owner>/<name>@<revision>/<file>")
+    repo, tail = rest.split("@", 1)
+    revision, filename = tail.split("/", 1)
+    return repo, revision, filename
+
+
+def source_kind(piece: Archive) -> SourceKind:
+    """How a piece is obtained: a local file, the Hub, Google Drive, plain HTTP, or by hand."""
+    if piece.local is not None:
+        return "local"
+    if not piece.url:
+        return "manual"
+    parsed = urlparse(piece.url)
+    if parsed.scheme == "hf":
+        return "mirror"
+    if parsed.hostname == "drive.google.com" and "id" in parse_qs(parsed.query):
+        return "drive"
+    return "url"
+
+
+def source_host(piece: Archive) -> str:
+    """A short name of where a piece comes from, for one-line listings."""
+    kind = source_kind(piece)
+    if kind == "mirror":
+        repo = parse_hub_url(piece.url)[0]
+        return next((f"mirror {m.name}" for m in MIRRORS.values() if m.repo == repo), f"Hub {repo}")
+    if kind == "drive":
+        return "Google Drive"
+    if kind == "local":
+        return f"local {piece.local}"
+    if kind == "manual":
+        return "manual"
+    host = urlparse(piece.url).hostname or piece.url
+    return "GitHub" if host.endswith(("github.com", "githubusercontent.com")) else host
+
+
+@dataclass(frozen=True)
+class MirrorFile:
+    filename: str  # the archive in the repository
+    size: int  # expected bytes (an estimate; the Hub's own size is checked against the bound)
+    folder: str  # where the images are inside it
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """A public dataset repository on the Hugging Face Hub holding whole sets, one archive each."""
+
+    name: str
+    repo: str
+    revision: str
+    source: str  # where its file names and layouts are published
+    licence: str
+    files: dict[str, MirrorFile]
+
+    def archive(self, name: str) -> Archive:
+        item = self.files[name]
+        return Archive(
+            "archive", hub_url(self.repo, self.revision, item.filename), item.filename, size=item.size
+        )
+
+
+# IQA-PyTorch (pyiqa) at github chaofengc/IQA-PyTorch 01ae427f: pyiqa/data/dataset_api.py names the
+# repository (snapshot_download('chaofengc/IQA-PyTorch-Datasets', repo_type='dataset'); code before
+# 2024-11-18 named chaofengc/IQA-Toolbox-Datasets) and each set's file (dataset_download_name);
+# pyiqa/default_dataset_configs.yml gives the folders inside (dataroot_target). Sizes are estimates.
+MIRRORS: dict[str, Mirror] = {
+    "iqa-pytorch": Mirror(
+        "iqa-pytorch",
+        "chaofengc/IQA-PyTorch-Datasets",
+        "main",
+        "github chaofengc/IQA-PyTorch: pyiqa/data/dataset_api.py, pyiqa/default_dataset_configs.yml",
+        "redistributed for academic, research and educational use; each set's own terms still apply",
+        {
+            "kadid10k": MirrorFile("kadid10k.tgz", 3 * GB, "kadid10k/images"),
+            "koniq10k": MirrorFile("koniq10k.tgz", 5 * GB, "koniq10k/1024x768 and koniq10k/512x384"),
+            "spaq": MirrorFile("spaq.tgz", 35 * GB, "SPAQ/TestImage"),
+            "live_challenge": MirrorFile("live_challenge.tgz", 1 * GB, "LIVEC/"),
+            "tid2013": MirrorFile("tid2013.tgz", 2 * GB, "tid2013/distorted_images, reference_images"),
+            "live": MirrorFile("live.tgz", 1 * GB, "LIVEIQA_release2/"),
+            "csiq": MirrorFile("csiq.tgz", 1 * GB, "CSIQ/dst_imgs, CSIQ/src_imgs"),
+        },
+    )
+}
+
 
 _MMSP = "https://datasets.vqa.mmsp-kn.de/archives"
 _TEST = "test_data_label"
@@ -109,6 +219,9 @@ _AGIQA_CSV = (
     "a1b51eb53348d30ccfc6bcf72e38f39a4f6768d0/data.csv"
 )
 _AGIQA_CSV_SHA256 = "4b1945c2137e196d9378b9cf4a114de2267b97a4724f0743e260287eb2ddd6c0"
+# single public Google Drive files named in the authors' READMEs (see the entries below)
+_AGIQA_DRIVE = "1ObuOZ6YZqZuxe4oRlaf3kdOBlTRg2GE4"
+_SRIQA_DRIVE = "1LhtLNDl6Jxwi6CPPVjX2_w4zIDRLFfbO"
 
 DATASETS: dict[str, Dataset] = {
     d.name: d
@@ -136,6 +249,7 @@ DATASETS: dict[str, Dataset] = {
             count=10_125,
             homepage="https://database.mmsp-kn.de/kadid-10k-database.html",
             archives=(Archive("archive", f"{_MMSP}/kadid10k.zip", "kadid10k.zip", size=3 * GB),),
+            licence="terms at the homepage (not checked here)",
             has_references=True,
             reference=ReferenceLabels(
                 tuple(KADID_LISTS.values()), ("ref", "image", "mos", "std"), (1.0, 5.0)
@@ -163,7 +277,9 @@ DATASETS: dict[str, Dataset] = {
             reference=ReferenceLabels(
                 (f"{_TEST}/KONIQ-10K_test_all.txt",), ("image", "mos", "std"), (1.0, 5.0)
             ),
-            notes="native labels: MOS_zscore (the paper's labels rescale it, not MOS)",
+            resolutions=("1024x768", "512x384"),
+            licence="terms at the homepage (not checked here)",
+            notes="native labels: MOS_zscore (the paper's labels rescale it, not MOS); images 1024x768",
         ),
         Dataset(
             "spaq",
@@ -176,6 +292,7 @@ DATASETS: dict[str, Dataset] = {
             homepage="https://github.com/h4nwei/SPAQ (Google Drive / Baidu links)",
             archives=(_manual("SPAQ.zip", 35 * GB),),
             reference=ReferenceLabels((f"{_TEST}/SPAQ_test_all.txt",), ("image", "mos", "std"), (1.0, 5.0)),
+            licence="terms at the homepage (not checked here)",
             notes="full-resolution phone photos; resize the short edge to 768 before scoring",
         ),
         Dataset(
@@ -195,6 +312,7 @@ DATASETS: dict[str, Dataset] = {
             reference=ReferenceLabels(
                 (f"{_TEST}/LIVEC_test_all.txt",), ("image", "mos", "std"), (0.0, 100.0)
             ),
+            licence="terms at the homepage (not checked here)",
             notes="all 1,169 images, the 7 training images t1-t7 included",
         ),
         Dataset(
@@ -205,9 +323,14 @@ DATASETS: dict[str, Dataset] = {
             mos_range=(0.0, 5.0),
             higher_better=True,
             count=586,
-            homepage="https://www.smt.ufrj.br/~eduardo/ImageDatabase.htm",
+            homepage=(
+                "https://www.smt.ufrj.br/~eduardo/ImageDatabase.htm, or the Google Drive folder in the "
+                "UNIQUE README (github zwx8981/UNIQUE): drive.google.com/drive/folders/"
+                "1Qmtp-Fo1iiQiyf-9uRUpO-YAAM0mcIey (a folder, not one file)"
+            ),
             archives=(_manual("ImageDatabase.zip", 2 * GB),),
             reference=ReferenceLabels((f"{_TEST}/BID_test_all.txt",), ("image", "mos"), (0.0, 100.0)),
+            licence="terms at the homepage (not checked here)",
             notes="reference labels: the grade rescaled to 0-100",
         ),
         Dataset(
@@ -220,13 +343,15 @@ DATASETS: dict[str, Dataset] = {
             count=2_982,
             homepage="https://github.com/lcysyzxdxc/AGIQA-3k-Database (images: Google Drive / Quark links)",
             archives=(
-                _manual("AGIQA-3K.zip", 3 * GB, part="images"),
+                # README at 30ded2be: "AGIQA-3K.zip ... googledrive downloadlink" (file/d/<id>/view)
+                Archive("images", drive_url(_AGIQA_DRIVE), "AGIQA-3K.zip", size=3 * GB),
                 Archive("labels", _AGIQA_CSV, "data.csv", _AGIQA_CSV_SHA256, extract=False, size=2 * MB),
             ),
             reference=ReferenceLabels(
                 (f"{_TEST}/AGIQA-3K_test_all.txt",), ("image", "mos", "std"), (0.0, 100.0)
             ),
-            notes="MIT licence; native labels: mos_quality (seen 0 to ~4.5)",
+            licence="MIT (LICENSE of the AGIQA-3k-Database repository)",
+            notes="native labels: mos_quality (seen 0 to ~4.5)",
         ),
         Dataset(
             "sriqa_bench",
@@ -237,14 +362,16 @@ DATASETS: dict[str, Dataset] = {
             higher_better=True,
             count=1_100,
             homepage="https://github.com/ChrisDud0257/AFINE (Google Drive link in its README)",
-            archives=(_manual("SRIQA-Bench.zip", 5 * GB),),
+            # AFINE README at 1b49be74, "Download SRIQA-Bench": one Google Drive file (file/d/<id>/view)
+            archives=(Archive("archive", drive_url(_SRIQA_DRIVE), "SRIQA-Bench.zip", size=5 * GB),),
             has_references=True,
             reference=ReferenceLabels(
                 (f"{_TEST}/SRIQA-Bench_test_all.txt",), ("ref", "image", "mos"), (0.0, 100.0)
             ),
             exclude_dirs=("LRImages",),
             group_relative=True,
-            notes="non-commercial, no redistribution; 100 groups x 11, scores 0-100 within each group",
+            licence="non-commercial academic research only, no redistribution (AFINE README)",
+            notes="100 groups x 11, scores 0-100 within each group",
         ),
         Dataset(
             "deblurring",
@@ -286,6 +413,7 @@ DATASETS: dict[str, Dataset] = {
             archives=(_manual("tid2013.zip", 2 * GB),),
             has_references=True,
             optional=True,
+            licence="terms at the homepage (not checked here)",
         ),
         Dataset(
             "live",
@@ -299,6 +427,7 @@ DATASETS: dict[str, Dataset] = {
             archives=(_manual("databaserelease2.zip", 1 * GB),),
             has_references=True,
             optional=True,
+            licence="released by request form (terms not checked here)",
             notes="DMOS (lower = better): flipped; reference rows (orgs == 1) dropped",
         ),
         Dataset(
@@ -313,6 +442,7 @@ DATASETS: dict[str, Dataset] = {
             archives=(_manual("CSIQ.zip", 1 * GB),),
             has_references=True,
             optional=True,
+            licence="terms at the homepage (not checked here)",
             notes="DMOS (lower = better): flipped",
         ),
     ]
@@ -376,6 +506,11 @@ class Plan:
     archives: tuple[Archive, ...] = ()
     generate: bool = False
 
+    @property
+    def missing(self) -> list[Archive]:
+        """Pieces with no source: fetched by hand, then named in data.sources."""
+        return [a for a in self.archives if source_kind(a) == "manual"]
+
 
 def _from_source(piece: Archive, source: PartSource | SourceOverride) -> Archive | None:
     """``piece`` taken from a user source (local file or mirror URL), or None when it gives neither."""
@@ -407,24 +542,52 @@ def download_limit(entry: Dataset, piece: Archive, data: DataParams) -> int:
     return int(piece.size * limits.size_margin)
 
 
-def _directions(entry: Dataset, missing: list[Archive]) -> str:
-    name, env = entry.name, f"VQR1_{entry.name.upper()}"
-    whole = (
-        f"set data.sources.{name}.archive in params.yaml (or env {env}_ARCHIVE) to its path, "
-        f"or data.sources.{name}.url ({env}_URL) to a mirror"
-    )
-    if len(entry.archives) == 1:
-        return f"{name}: {entry.title} has no direct download URL. Get the archive from {entry.homepage}, then {whole}."
-    pieces = ", ".join(f"{a.part} ({a.filename})" for a in missing)
-    keys = " / ".join(f"data.sources.{name}.parts.{a.part}.archive (or .url)" for a in missing)
-    return (
-        f"{name}: {entry.title} has no direct download URL for {pieces}. Get it from {entry.homepage}, "
-        f"then set {keys} in params.yaml; or, for one archive holding the whole set, {whole}."
-    )
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "size unknown"
+    return f"about {size / GB:g} GB" if size >= GB else f"about {size / MB:g} MB"
 
 
-def plan(name: str, data: DataParams) -> Plan:
-    """Resolve the pieces of ``name``; a piece without a source stops with directions."""
+def mirror_carrying(name: str) -> Mirror | None:
+    """The first known mirror that carries set ``name``."""
+    return next((m for m in MIRRORS.values() if name in m.files), None)
+
+
+def directions(entry: Dataset, missing: list[Archive], locked: dict[str, str] | None = None) -> list[str]:
+    """What to fetch by hand for ``missing`` pieces of ``entry`` and the exact lines that name it.
+
+    ``locked`` (file name -> sha256, the workspace's lock) supplies a checksum the catalogue lacks.
+    """
+    name, env = entry.name, f"VQR1_{entry.name.upper()}_ARCHIVE"
+    whole = len(entry.archives) == 1
+    lines = [f"{name}: {entry.title} has no download source for {', '.join(p.filename for p in missing)}"]
+    lines.append(f"  where: {entry.homepage}")
+    for piece in missing:
+        sha = piece.sha256 or (locked or {}).get(piece.filename)
+        lines.append(
+            f"  file {piece.filename} ({human_size(piece.size)}), sha256 {sha or 'unknown (locked on first use)'}"
+        )
+        path = f"/path/to/{piece.filename}"
+        line = f"{{archive: {path}}}" if whole else f"{{parts: {{{piece.part}: {{archive: {path}}}}}}}"
+        lines.append(f"  then add under data.sources in params.yaml:  {name}: {line}")
+        if whole:
+            lines.append(f"  or set in the environment:  {env}={path}")
+    mirror = mirror_carrying(name)
+    if mirror is not None:
+        lines.append(f"  or opt in to the {mirror.name} mirror, which carries it: data.mirror: {mirror.name}")
+    return lines
+
+
+def mirror_archive(name: str, data: DataParams) -> Archive | None:
+    """The whole set from the mirror ``data.mirror`` names, when it carries the set."""
+    if data.mirror is None:
+        return None
+    mirror = MIRRORS[data.mirror]
+    return mirror.archive(name) if name in mirror.files else None
+
+
+def resolve(name: str, data: DataParams) -> Plan:
+    """Each piece of ``name`` with its source, pieces without one included (:attr:`Plan.missing`)."""
     entry = get(name)
     override = source_override(name, data)
     unknown = sorted(set(override.parts) - {a.part for a in entry.archives})
@@ -438,14 +601,22 @@ def plan(name: str, data: DataParams) -> Plan:
         return Plan(entry, archives=(whole,))
     if entry.generated:
         return Plan(entry, generate=True)
+    mirrored = None if override.parts else mirror_archive(name, data)
+    if mirrored is not None:
+        return Plan(entry, archives=(mirrored,))
     pieces = []
     for piece in entry.archives:
         given = override.parts.get(piece.part)
         pieces.append((given and _from_source(piece, given)) or piece)
-    missing = [p for p in pieces if not p.url and not p.local]
-    if missing:
-        raise ConfigError(_directions(entry, missing))
     names = [p.filename for p in pieces]
     if len(set(names)) != len(names):
         raise ConfigError(f"{name}: two parts would be saved under the same file name: {names}")
     return Plan(entry, archives=tuple(pieces))
+
+
+def plan(name: str, data: DataParams) -> Plan:
+    """Resolve the pieces of ``name``; a piece without a source stops with directions."""
+    resolved = resolve(name, data)
+    if resolved.missing:
+        raise ConfigError("\n".join(directions(resolved.entry, resolved.missing)))
+    return resolved

@@ -77,19 +77,27 @@ def validate_command(root: RootOption = Path(".")) -> None:
     )
 
 
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Details below each set's line")]
+
+
 @app.command("catalogue")
-def catalogue_command() -> None:
-    """List the catalogued datasets: expected count, raw scales and direction, each part's source."""
-    from rich.table import Table
+def catalogue_command(verbose: VerboseOption = False) -> None:
+    """List the catalogued datasets, one line each: expected images and source kinds."""
+    from vqr1.data import status
 
-    from vqr1.data.catalogue import DATASETS
+    typer.echo("\n".join(status.catalogue_lines(verbose)))
 
-    table = Table("name", "images", "raw scale (native; reference)", "parts: source", "notes")
-    for d in DATASETS.values():
-        parts = ", ".join(f"{a.part}: {'download' if a.url else 'manual'}" for a in d.archives)
-        scale = f"{d.mos_range[0]:g}-{d.mos_range[1]:g}" if d.parser else "-"
-        if d.reference:
-            scale += f"; {d.reference.mos_range[0]:g}-{d.reference.mos_range[1]:g}"
-        scale += f", {'higher' if d.higher_better else 'lower'} better"
-        table.add_row(d.name, str(d.count or "params"), scale, "generated" if d.generated else parts, d.notes)
-    Console().print(table)
+
+@app.command("status")
+def status_command(root: RootOption = Path("."), verbose: VerboseOption = False) -> None:
+    """Each dataset of ROOT's params: present, will download (from where), or to fetch by hand (and how).
+
+    Exits 1 while a set the params need has no source, so a script can wait on it.
+    """
+    from vqr1.config import load_params
+    from vqr1.data import status
+
+    statuses = status.workspace_status(root, load_params(root / "params.yaml").data)
+    typer.echo("\n".join(status.report(statuses, verbose)))
+    if any(s.missing for s in statuses):
+        raise typer.Exit(1)

@@ -11,11 +11,12 @@ Every file is bounded by ``catalogue.download_limit`` (the catalogue's expected 
 ``data.download.size_margin``, or ``data.download.max_bytes.<set>``): an announced size over the bound
 is refused before the body, a body that grows past it is cut, and the part file deleted.
 
-Checksums: a file is checked against the source override's sha256, the catalogue's, or the workspace's
-``datasets.lock.yaml``. A sha256 nobody knew is recorded in the lock only once every piece of the set
-extracted and the result parsed as the set, so a refused file never enters the lock; a refused or
-corrupt download that no checksum vouched for is deleted, so the next run fetches it again (a user's
-local archive is never deleted).
+Checksums: a file is checked against every checksum known for it: the source override's or catalogue's
+sha256, the Hub's (a mirror's metadata), and the workspace's ``datasets.lock.yaml``. A sha256 the lock
+lacks is recorded only once every piece of the set extracted and the result parsed as the set, so a
+refused file never enters the lock; a refused or corrupt download is deleted, so the next run fetches
+it again (a user's local archive is never deleted). Sources: plain HTTP here, a Hub mirror through
+:mod:`vqr1.data.hub`, a Google Drive file through :mod:`vqr1.data.drive`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from urllib3.util.retry import Retry
 
 from vqr1 import layout
 from vqr1.config import DataParams, DownloadParams
-from vqr1.data import archive, catalogue, labels
+from vqr1.data import archive, catalogue, drive, hub, labels
 from vqr1.errors import ConfigError, DataError, shorten
 from vqr1.fsutil import atomic_dir, atomic_write_text, sha256_file
 
@@ -56,19 +57,18 @@ def read_lock(root: Path) -> dict[str, dict[str, str]]:
     return loaded
 
 
-def verify(root: Path, dataset: str, path: Path, expected: str | None) -> str | None:
-    """Check ``path`` against ``expected`` or the lock; its sha256 when nobody knew it (to :func:`record`
-    once the file proved good), None when a known checksum matched."""
+def verify(root: Path, dataset: str, path: Path, expected: str | None, source: str = "source") -> str | None:
+    """Check ``path`` against ``expected`` (from ``source``) and the lock; its sha256 when the lock lacks
+    it (to :func:`record` once the file proved good), None when the lock already holds it."""
     digest = sha256_file(path)
-    known = expected or read_lock(root).get(dataset, {}).get(path.name)
-    if known is None:
-        return digest
-    if digest != known.lower():
-        raise DataError(
-            f"{dataset}: checksum mismatch for {path}: sha256 {digest}, expected {known} "
-            f"({'source override' if expected else LOCK_FILE}); the file is corrupt or the source changed"
-        )
-    return None
+    locked = read_lock(root).get(dataset, {}).get(path.name)
+    for known, where in ((expected, source), (locked, LOCK_FILE)):
+        if known is not None and digest != known.lower():
+            raise DataError(
+                f"{dataset}: checksum mismatch for {path}: sha256 {digest}, expected {known} "
+                f"({where}); the file is corrupt or the source changed"
+            )
+    return digest if locked is None else None
 
 
 def record(root: Path, dataset: str, digests: dict[str, str]) -> None:
@@ -234,21 +234,59 @@ def _local_files(root: Path, plan: catalogue.Plan, data: DataParams, progress: b
             if path.stat().st_size > limit:
                 raise _too_big(f"{name}: {path}", path.stat().st_size, limit, deleted=False)
             _check_kind(item, path, str(path), name)
-            pieces.append(_Piece(item, path, False, verify(root, name, path, item.sha256)))
+            pieces.append(_Piece(item, path, False, verify(root, name, path, item.sha256, "source override")))
             continue
         path = root / layout.ARCHIVES_DIR / name / item.filename
         label = f"{name}/{item.filename}"
+        expected, source = item.sha256, "source override or catalogue"
         if not path.exists():
-            fetch_url(item.url, path, data.download, limit, label=label, progress=progress)
+            kind = catalogue.source_kind(item)
+            if kind == "mirror":
+                repo, revision, filename = catalogue.parse_hub_url(item.url)
+                locked = read_lock(root).get(name, {}).get(item.filename)
+                got = hub.fetch(repo, revision, filename, path.parent, limit, label, locked)
+                path = got.path
+                if got.sha256 and not expected:
+                    expected, source = got.sha256, f"the Hub's metadata, commit {got.commit[:12]}"
+            elif kind == "drive":
+                drive.fetch(item.url, path, data.download, limit, label, progress)
+            else:
+                fetch_url(item.url, path, data.download, limit, label=label, progress=progress)
         try:
             if path.stat().st_size > limit:  # fetched under a larger bound earlier
                 raise _too_big(label, path.stat().st_size, limit)
             _check_kind(item, path, item.url, name)
-            pieces.append(_Piece(item, path, True, verify(root, name, path, item.sha256)))
+            pieces.append(_Piece(item, path, True, verify(root, name, path, expected, source)))
         except DataError:
             path.unlink(missing_ok=True)  # never resume from or reuse a bad file
             raise
     return pieces
+
+
+def _images_in(folder: Path) -> bool:
+    return any(p.suffix.lower() in layout.IMAGE_SUFFIXES for p in folder.rglob("*"))
+
+
+def keep_one_resolution(folder: Path, entry: catalogue.Dataset) -> None:
+    """A set shipped at several resolutions under the same file names (KonIQ's 1024x768 and 512x384 in
+    one mirror archive) keeps only the resolution the paper read, so the two copies never mix; an archive
+    holding only another resolution is refused."""
+    if not entry.resolutions:
+        return
+    found: dict[str, list[Path]] = {}
+    for path in folder.rglob("*"):
+        if path.is_dir() and path.name in entry.resolutions and _images_in(path):
+            found.setdefault(path.name, []).append(path)
+    wanted = entry.resolutions[0]
+    others = sorted(name for name in found if name != wanted)
+    if others and wanted not in found:
+        raise DataError(
+            f"{entry.name}: the archive holds the images at {', '.join(others)} only; the paper evaluated "
+            f"{entry.title} at {wanted}: give an archive with the {wanted}/ images"
+        )
+    for name in others:
+        for path in found[name]:
+            shutil.rmtree(path)
 
 
 def check_contents(folder: Path, entry: catalogue.Dataset, data: DataParams) -> None:
@@ -258,7 +296,7 @@ def check_contents(folder: Path, entry: catalogue.Dataset, data: DataParams) -> 
         if labels.parse(folder, entry).empty:
             raise DataError(f"{entry.name}: the label file in the downloaded files lists no images")
         return
-    if not any(p.suffix.lower() in layout.IMAGE_SUFFIXES for p in folder.rglob("*")):
+    if not _images_in(folder):
         raise DataError(f"{entry.name}: the downloaded files hold no image; they are not {entry.title}")
 
 
@@ -320,6 +358,7 @@ def fetch(name: str, root: Path, data: DataParams, progress: bool = True) -> Pat
                 _discard([piece])
                 raise
         try:
+            keep_one_resolution(tmp, plan.entry)
             check_contents(tmp, plan.entry, data)
         except DataError:
             _discard(pieces)

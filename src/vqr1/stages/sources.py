@@ -4,7 +4,8 @@ Why a stage of its own: a source given in the environment (VQR1_<NAME>_URL / _AR
 invisible to DVC, and so is a local archive replaced at the same path. This stage is ``always_changed``
 (DVC runs it on every ``dvc repro``; it takes a fraction of a second and reads no archive) and writes
 each dataset's resolved source (vqr1.data.download.source_record); ``download@<dataset>`` depends on its
-own file, so DVC reruns exactly the downloads whose source changed.
+own file, so DVC reruns exactly the downloads whose source changed. While any set the params need has
+no source, it then fails with the full list (vqr1.data.status), not only the first download's.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from vqr1 import layout
 from vqr1.config import load_params
-from vqr1.data import download
+from vqr1.data import download, status
 from vqr1.errors import exit_on_error
 from vqr1.fsutil import atomic_dir
 
@@ -26,6 +27,7 @@ def record_sources() -> Path:
         for name in data.datasets:
             record = download.source_record(name, root, data)
             (tmp / f"{name}.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    status.require_sources(root, data)
     return root / layout.SOURCES_DIR
 
 
