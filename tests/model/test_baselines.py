@@ -67,7 +67,7 @@ def _niqe_features(img: Image.Image) -> torch.Tensor:
 
 
 def test_niqe_and_brisque_are_skipped_offline_with_the_file_to_give() -> None:
-    for name, file in (("niqe", "modelparameters.mat"), ("brisque", "brisque_svm_weights.pth")):
+    for name, file in (("niqe", "modelparameters.mat"), ("brisque", "allmodel")):
         loaded = baselines.load(name, {}, device="cpu")
         assert loaded.metric is None
         assert f"evaluate.baseline_weights.{name}" in loaded.skipped and file in loaded.skipped
@@ -101,22 +101,64 @@ def _brisque_features(path: Path) -> torch.Tensor:
     return scale_features(torch.cat(feats, -1))[0].double()
 
 
-def test_brisque_scores_offline_from_a_local_model_file(tmp_path: Path) -> None:
+def _brisque_model(tmp_path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sv_coef, sv): an RBF-kernel regression on pristine (10) and distorted (80) synthetic photos.
+
+    With pyiqa's fixed gamma 0.05 and rho -153.591 (score = K @ sv_coef - rho), as the release's model.
+    """
     (tmp_path / "train").mkdir()
     train = _pristine_and_distorted(tmp_path / "train", range(6))
     sv = torch.stack([_brisque_features(p) for kind in ("pristine", "blurred", "noisy") for p in train[kind]])
     target = torch.tensor([10.0] * 6 + [80.0] * 12, dtype=torch.float64)  # BRISQUE: lower = better
-    # an RBF-kernel regression with pyiqa's fixed gamma 0.05 and rho -153.591 (score = K @ sv_coef - rho)
     kernel = torch.exp(-0.05 * torch.cdist(sv, sv).pow(2))
     sv_coef = torch.linalg.solve(kernel + 1e-3 * torch.eye(len(sv), dtype=torch.float64), target - 153.591)
-    model = tmp_path / "brisque_svm_weights.pth"
-    torch.save((sv_coef, sv), model)
-    brisque = baselines.load("brisque", {"brisque": str(model)}, device="cpu")
-    images = _pristine_and_distorted(tmp_path, range(6, 9))
-    scores = {kind: baselines.score(brisque, paths) for kind, paths in images.items()}
+    return sv_coef, sv
+
+
+def _libsvm_text(sv_coef: torch.Tensor, sv: torch.Tensor, rho: str = "-153.591") -> str:
+    """A model file as libsvm's svm_save_model writes one (svm.cpp): header, ``SV``, sparse 1-based rows."""
+    lines = ["svm_type epsilon_svr", "kernel_type rbf", "gamma 0.05", "nr_class 2", f"total_sv {len(sv)}"]
+    lines += [f"rho {rho}", "SV"]
+    for coef, row in zip(sv_coef.tolist(), sv.tolist(), strict=True):
+        lines.append(f"{coef:.17g} " + " ".join(f"{k + 1}:{v:.8g}" for k, v in enumerate(row) if v != 0))
+    return "\n".join(lines) + "\n"
+
+
+def test_brisque_scores_offline_from_a_torch_pair_or_a_libsvm_model(tmp_path: Path) -> None:
+    sv_coef, sv = _brisque_model(tmp_path)
+    pair, allmodel = tmp_path / "brisque_svm_weights.pth", tmp_path / "allmodel"
+    torch.save((sv_coef, sv), pair)
+    allmodel.write_text(_libsvm_text(sv_coef, sv))
+    images = _pristine_and_distorted(tmp_path, range(6, 9))  # references the model did not see
+    by_file = {}
+    for path in (pair, allmodel):
+        brisque = baselines.load("brisque", {"brisque": str(path)}, device="cpu")
+        by_file[path.name] = {kind: baselines.score(brisque, paths) for kind, paths in images.items()}
+    scores = by_file[pair.name]
     assert np.isfinite(np.concatenate(list(scores.values()))).all()
     assert (scores["pristine"] > scores["blurred"]).all(), scores
     assert (scores["pristine"] > scores["noisy"]).all(), scores
+    for kind, values in by_file[allmodel.name].items():  # the libsvm text scores as the pair (8 digits kept)
+        np.testing.assert_allclose(values, scores[kind], rtol=1e-5)
+
+
+def test_libsvm_models_pyiqa_would_score_wrongly_are_refused(tmp_path: Path) -> None:
+    sv_coef = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    sv = torch.zeros(2, 36, dtype=torch.float64) + 0.5
+    good = _libsvm_text(sv_coef, sv)
+    cases = {
+        "other bias": (good.replace("rho -153.591", "rho -155.845"), "pyiqa's BRISQUE fixes"),
+        "classifier": (good.replace("epsilon_svr", "c_svc"), "epsilon_svr with an rbf kernel"),
+        "count": (good.replace("total_sv 2", "total_sv 3"), "total_sv 3 but 2"),
+        "index 0": (good.replace(" 1:0.5", " 0:0.5", 1), "feature index 0"),
+        "index 37": (good.replace(" 36:0.5", " 37:0.5", 1), "feature index 37"),
+        "no SV line": (good.replace("\nSV\n", "\n"), "needs an SV line"),
+    }
+    for label, (text, problem) in cases.items():
+        path = tmp_path / f"{label}.model"
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=problem):
+            baselines.load("brisque", {"brisque": str(path)}, device="cpu")
 
 
 class _RunsCode:
