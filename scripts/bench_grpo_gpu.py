@@ -252,6 +252,10 @@ def run_backend(params: Params, root: Path, model: Any, tokenizer_size: int, bac
     result["paper_updates"] = updates
     hours = update_s * (PAPER_UPDATE_IMAGES / t.images_per_update) * updates / 3600
     result["projected_hours_paper_run_1_gpu"] = round(hours, 2)
+    result["projection"] = (
+        f"{update_s:.3f} s/update x ({PAPER_UPDATE_IMAGES} / {t.images_per_update} images per update) x "
+        f"{updates} updates / 3600 = {hours:.2f} h"
+    )
     if torch.cuda.is_available():
         result["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     peft_model = trainer.accelerator.unwrap_model(trainer.model)

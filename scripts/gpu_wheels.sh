@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# The wheels `scripts/gpu_check.py --system-python` installs on an offline GPU node whose Python image already
-# has PyTorch (+ torchvision), transformers, peft, accelerate, huggingface_hub, pandas and pyarrow: what the
-# training, scoring and serving path imports beyond that, nothing else (no DVC, Prefect or GX). Run it where a
+# Downloads the wheels `scripts/gpu_check.py --system-python` installs on an offline GPU node: the names in
+# requirements-gpu-wheels.txt at requirements.lock's pins, for the node's Python and platform. Run it where a
 # package registry is reachable; carry the folder with the checkout (docs/gpu.md).
 #
 #   scripts/gpu_wheels.sh [extra requirement ...]      e.g. torchvision==0.26.0 if the image lacks it
@@ -17,15 +16,8 @@ ARCH=${GPU_PLATFORM:-x86_64}
 MAX_MIB=${GPU_WHEELS_MAX_MIB:-40}
 ABI=cp${PY/./}
 
-PACKAGES=(
-  # GRPO training: TRL and its dataset library
-  trl datasets dill multiprocess xxhash
-  # vqr1.config's parameter models
-  pydantic pydantic_core annotated-types typing-inspection
-  # `transformers serve` (its `serving` extra) and the HTTP client of the serving benchmark
-  fastapi starlette annotated-doc opentelemetry-api uvicorn click h11 openai jiter
-  httpx2 httpcore2 truststore anyio sniffio
-)
+LIST=requirements-gpu-wheels.txt
+mapfile -t PACKAGES < <(sed -e "s/#.*//" -e "s/[[:space:]]*$//" -e "/^$/d" "$LIST")
 
 pin() {  # NAME -> NAME==VERSION from requirements.lock (names compared as PEP 503 normalises them)
   local want
