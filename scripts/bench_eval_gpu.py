@@ -30,6 +30,7 @@ import torch
 from bench_grpo_gpu import bench_image
 from vqr1.config import Params, deep_merge, read_yaml
 from vqr1.evaluate.inference import Scorer, build_scorer
+from vqr1.fsutil import atomic_dir
 from vqr1.model import tiny
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,8 +74,9 @@ def write_base(base: Path, smoke: bool) -> None:
     from bench_grpo_gpu import model_7b_shaped
 
     model = model_7b_shaped(tokenizer, torch.bfloat16, "cuda")
-    model.save_pretrained(base)
-    tiny.build_processor(tokenizer).save_pretrained(base)
+    with atomic_dir(base) as tmp:  # a part cut short by its time box leaves no half-written weights
+        model.save_pretrained(tmp)
+        tiny.build_processor(tokenizer).save_pretrained(tmp)
     del model
     torch.cuda.empty_cache()
 

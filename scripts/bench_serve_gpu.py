@@ -19,6 +19,7 @@ import base64
 import io
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -60,7 +61,7 @@ def wait_ready(url: str, server: subprocess.Popen, timeout_s: float) -> None:
         if server.poll() is not None:
             raise RuntimeError(f"transformers serve exited with {server.returncode} before it was ready")
         try:
-            with urllib.request.urlopen(f"{url}/v1/models", timeout=5) as response:
+            with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -172,8 +173,9 @@ def main() -> int:
                 tail = log_path.read_bytes()[-1500:].decode(errors="replace")
                 result["error"] = f"{type(exc).__name__}: {exc}"[:300] + f"; server log: {tail}"
             finally:
-                os.killpg(server.pid, 15)
-                server.wait(timeout=30)
+                if server.poll() is None:
+                    os.killpg(server.pid, signal.SIGTERM)
+                    server.wait(timeout=30)
     result["method"] = (
         "wall time of N chat completions (one image each, N = max(concurrency, 2)) sent by N-way concurrent "
         "HTTP clients after one warm-up request; tokens from the server's usage; GPU memory = the device's "

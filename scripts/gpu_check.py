@@ -41,7 +41,7 @@ from vqr1.fsutil import atomic_write_text  # noqa: E402
 
 # Share of the budget each part may use, of what is left when it starts (a part that ends early leaves
 # its time to the later ones).
-SHARES = {"grpo": 0.40, "scoring": 0.25, "serving": 0.35, "vllm": 0.35}
+SHARES = {"grpo": 0.35, "scoring": 0.35, "serving": 0.30, "vllm": 0.35}
 # Distribution -> module whose version and location the JSON records.
 RECORDED = {
     "torch": "torch",
