@@ -36,6 +36,7 @@ from vqr1.model import tiny
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"kadid_512x384": (512, 384), "koniq_1024x768": (1024, 768)}
 NATIVE_MAX_PIXELS = 12_845_056  # Qwen2.5-VL's own processor limit: both sizes are scored natively
+QWEN_MIN_PIXELS = 3136
 
 
 def eval_params(base: Path, smoke: bool, backend: str) -> Params:
@@ -76,7 +77,8 @@ def write_base(base: Path, smoke: bool) -> None:
     model = model_7b_shaped(tokenizer, torch.bfloat16, "cuda")
     with atomic_dir(base) as tmp:  # a part cut short by its time box leaves no half-written weights
         model.save_pretrained(tmp)
-        tiny.build_processor(tokenizer).save_pretrained(tmp)
+        # the released processor's own pixel limits, which `transformers serve` of this folder applies
+        tiny.build_processor(tokenizer, QWEN_MIN_PIXELS, NATIVE_MAX_PIXELS).save_pretrained(tmp)
     del model
     torch.cuda.empty_cache()
 

@@ -18,8 +18,6 @@ import argparse
 import base64
 import io
 import json
-import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -52,7 +50,7 @@ def start_server(base: Path, port: int, log: Any, device: str) -> subprocess.Pop
     """``transformers serve`` of the folder ``base``, continuous batching, bound to 127.0.0.1."""
     command = [sys.executable, "-m", "transformers.cli.transformers", "serve", str(base)]
     command += ["--continuous-batching", "--host", "127.0.0.1", "--port", str(port), "--device", device]
-    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
 
 def wait_ready(url: str, server: subprocess.Popen, timeout_s: float) -> None:
@@ -95,7 +93,12 @@ def post(url: str, body: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     t0 = time.perf_counter()
     with urllib.request.urlopen(request, timeout=timeout_s) as response:
         answer = json.load(response)
-    return {"latency_s": time.perf_counter() - t0, "tokens": answer["usage"]["completion_tokens"]}
+    usage = answer["usage"]
+    return {
+        "latency_s": time.perf_counter() - t0,
+        "tokens": usage["completion_tokens"],
+        "prompt_tokens": usage["prompt_tokens"],
+    }
 
 
 def measure(url: str, bodies: list[dict[str, Any]], concurrency: int, timeout_s: float) -> dict[str, Any]:
@@ -110,6 +113,9 @@ def measure(url: str, bodies: list[dict[str, Any]], concurrency: int, timeout_s:
         "images_per_s": round(len(bodies) / seconds, 3),
         "completion_tokens_per_s": round(sum(tokens) / seconds, 1),
         "mean_completion_tokens": round(statistics.mean(tokens), 1),
+        "mean_prompt_tokens": round(
+            statistics.mean(a["prompt_tokens"] for a in answers), 1
+        ),  # image included
         "median_latency_s": round(statistics.median(a["latency_s"] for a in answers), 2),
     }
 
@@ -173,9 +179,8 @@ def main() -> int:
                 tail = log_path.read_bytes()[-1500:].decode(errors="replace")
                 result["error"] = f"{type(exc).__name__}: {exc}"[:300] + f"; server log: {tail}"
             finally:
-                if server.poll() is None:
-                    os.killpg(server.pid, signal.SIGTERM)
-                    server.wait(timeout=30)
+                server.terminate()
+                server.wait(timeout=30)
     result["method"] = (
         "wall time of N chat completions (one image each, N = max(concurrency, 2)) sent by N-way concurrent "
         "HTTP clients after one warm-up request; tokens from the server's usage; GPU memory = the device's "

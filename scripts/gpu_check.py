@@ -26,6 +26,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -114,13 +115,25 @@ def part_env(site: Path | None) -> dict[str, str]:
 
 
 def run_part(command: list[str], timeout_s: float, env: dict[str, str], log: Path) -> dict[str, Any]:
-    """Run one benchmark script; its last stdout line is its JSON. Its output goes to ``log``."""
+    """Run one benchmark script; its last stdout line is its JSON. Its output goes to ``log``. Past its time,
+    its whole process group is killed: a server it started goes too, and frees the GPU for the next part."""
     t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+    )
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, cwd=REPO, env=env)
-        stdout, stderr, code = proc.stdout, proc.stderr, proc.returncode
-    except subprocess.TimeoutExpired as exc:
-        stdout, stderr, code = _text(exc.stdout), _text(exc.stderr), None
+        stdout, stderr = proc.communicate(timeout=timeout_s)
+        code: int | None = proc.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        code = None
     with log.open("a") as f:
         f.write(f"$ {' '.join(command)}\n{stdout[-100_000:]}\n{stderr[-100_000:]}\n")
     if code is None:
@@ -133,10 +146,6 @@ def run_part(command: list[str], timeout_s: float, env: dict[str, str], log: Pat
         result["exit_code"] = code
     result["wall_s"] = round(time.perf_counter() - t0, 1)
     return result
-
-
-def _text(output: bytes | str | None) -> str:
-    return output.decode(errors="replace") if isinstance(output, bytes) else (output or "")
 
 
 def part_commands(part: str, smoke: bool, base: Path, args: argparse.Namespace) -> list[list[str]]:

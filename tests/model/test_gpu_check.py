@@ -92,3 +92,4 @@ def test_gpu_check_smoke_mode_runs_every_part_on_the_cpu(tmp_path: Path) -> None
         figures = serving[f"concurrency_{level}"]
         assert figures["requests"] == max(level, 2) and figures["images_per_s"] > 0
         assert figures["mean_completion_tokens"] > 0
+        assert figures["mean_prompt_tokens"] > 16  # the question and the image's visual tokens
