@@ -26,6 +26,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -91,6 +92,7 @@ def install_wheels(wheels: Path, site: Path) -> dict[str, Any]:
             f"gpu_check: no wheels in {wheels}; run scripts/gpu_wheels.sh where PyPI is reachable"
         )
     t0 = time.perf_counter()
+    shutil.rmtree(site, ignore_errors=True)
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--upgrade"]
     command.append("--no-compile")  # bytecode is written on first import, of the modules used only
     proc = subprocess.run([*command, "--target", str(site), *map(str, files)], capture_output=True, text=True)
@@ -218,6 +220,9 @@ def main() -> int:
     logs.unlink(missing_ok=True)
     report["versions"] = run_part([sys.executable, __file__, "--versions"], 120, env, logs)
     atomic_write_text(out, json.dumps(report, indent=2))
+    if not args.smoke and not report["versions"].get("gpu"):
+        print(f"gpu_check: no CUDA GPU visible to {sys.executable} (--smoke runs on the CPU); see {out}")
+        return 2
     parts = args.parts.split(",")
     vllm_found = report["versions"].get("vllm")
     if "vllm" in parts and not (isinstance(vllm_found, dict) and "version" in vllm_found):
@@ -238,6 +243,7 @@ def main() -> int:
             for j, command in enumerate(commands):
                 left = args.budget_s - (time.perf_counter() - started)
                 timeout = max(min(share / (len(commands) - j), left), 30)
+                print(f"gpu_check: {part} ({timeout:.0f} s at most) ...", file=sys.stderr, flush=True)
                 results.append(run_part(command, timeout, env, logs))
                 share -= results[-1]["wall_s"]
             report[part] = (
