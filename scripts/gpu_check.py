@@ -85,11 +85,28 @@ def versions() -> dict[str, Any]:
 
 
 def install_wheels(wheels: Path, site: Path) -> dict[str, Any]:
-    """The carried wheels into ``site`` (replaced): no index, no dependency resolution, nothing downloaded."""
-    files = sorted(wheels.glob("*.whl"))
-    if not files:
+    """The carried wheels that fit this interpreter into ``site`` (replaced): no index, no dependency
+    resolution, nothing downloaded. The folder may hold wheels for several Pythons."""
+    from packaging.tags import sys_tags
+    from packaging.utils import parse_wheel_filename
+
+    supported = set(sys_tags())
+    projects: dict[str, list[Path]] = {}
+    for wheel in sorted(wheels.glob("*.whl")):
+        projects.setdefault(parse_wheel_filename(wheel.name)[0], []).append(wheel)
+    if not projects:
         raise SystemExit(
             f"gpu_check: no wheels in {wheels}; run scripts/gpu_wheels.sh where PyPI is reachable"
+        )
+    files, unfit = [], []
+    for name, candidates in projects.items():
+        fitting = [w for w in candidates if parse_wheel_filename(w.name)[3] & supported]
+        files += fitting[:1]
+        unfit += [] if fitting else [name]
+    if unfit:
+        raise SystemExit(
+            f"gpu_check: no wheel in {wheels} fits Python {sys.version.split()[0]} here for {', '.join(unfit)}; "
+            "run scripts/gpu_wheels.sh with GPU_PYTHON set to this version"
         )
     t0 = time.perf_counter()
     shutil.rmtree(site, ignore_errors=True)

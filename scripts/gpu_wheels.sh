@@ -5,16 +5,16 @@
 #
 #   scripts/gpu_wheels.sh [extra requirement ...]      e.g. torchvision==0.26.0 if the image lacks it
 #
-# Environment: GPU_WHEELS (folder, default build/gpu-wheels), GPU_PYTHON (default 3.12),
+# Environment: GPU_WHEELS (folder, default build/gpu-wheels), GPU_PYTHON (default 3.12; several, e.g.
+# "3.11 3.12", when the node's is not known: the check installs the wheels that fit its interpreter),
 # GPU_PLATFORM (default x86_64), GPU_WHEELS_MAX_MIB (default 40). Versions are requirements.lock's pins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 OUT=${GPU_WHEELS:-build/gpu-wheels}
-PY=${GPU_PYTHON:-3.12}
+PYTHONS=${GPU_PYTHON:-3.12}
 ARCH=${GPU_PLATFORM:-x86_64}
 MAX_MIB=${GPU_WHEELS_MAX_MIB:-40}
-ABI=cp${PY/./}
 
 LIST=requirements-gpu-wheels.txt
 mapfile -t PACKAGES < <(sed -e "s/#.*//" -e "s/[[:space:]]*$//" -e "/^$/d" "$LIST")
@@ -32,10 +32,12 @@ REQS+=("$@")
 
 rm -rf "$OUT.tmp"
 mkdir -p "$OUT.tmp"
-python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$OUT.tmp" \
-  --implementation cp --python-version "$PY" --abi "$ABI" --abi abi3 --abi none \
-  --platform "manylinux_2_28_$ARCH" --platform "manylinux_2_17_$ARCH" --platform "manylinux2014_$ARCH" \
-  --platform any "${REQS[@]}"
+for PY in $PYTHONS; do
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$OUT.tmp" \
+    --implementation cp --python-version "$PY" --abi "cp${PY/./}" --abi abi3 --abi none \
+    --platform "manylinux_2_28_$ARCH" --platform "manylinux_2_17_$ARCH" --platform "manylinux2014_$ARCH" \
+    --platform any "${REQS[@]}"
+done
 rm -rf "$OUT"
 mv "$OUT.tmp" "$OUT"
 

@@ -57,6 +57,11 @@ def test_system_python_installs_the_carried_wheels_on_an_image_without_them(tmp_
     missing = subprocess.run([str(python), "-c", "import trl"], capture_output=True, cwd=tmp_path)
     assert missing.returncode != 0  # the image alone cannot train
     wheels = pack_wheels(wheel_names(), tmp_path / "wheels")
+    # a wheel for another Python beside them (the folder may serve several): left out, not installed
+    xxhash = next(w for w in wheels if w.name.startswith("xxhash-"))
+    (tmp_path / "wheels" / "xxhash-4.1.0-cp399-cp399-manylinux_2_17_x86_64.whl").write_bytes(
+        xxhash.read_bytes()
+    )
     site, out = tmp_path / "site", tmp_path / "out" / "gpu-check.json"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the image sees only its own packages
     args = ["--system-python", "--wheels", str(tmp_path / "wheels"), "--site", str(site), "--out", str(out)]
