@@ -164,7 +164,12 @@ def main() -> int:
         for batch in dict.fromkeys(batches):
             scorer.settings = scorer.settings.model_copy(update={"batch_size": batch})
             for name, paths in per_size.items():
-                result[f"{name}.batch_{batch}"] = measure(scorer, paths[: max(batch, 4)])
+                try:
+                    result[f"{name}.batch_{batch}"] = measure(scorer, paths[: max(batch, 4)])
+                except Exception as exc:  # e.g. out of memory at the largest batch: keep the others' figures
+                    result[f"{name}.batch_{batch}"] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+                    if torch.cuda.is_available():
+                        torch.cuda.empty_cache()
     result["method"] = (
         "wall time of Scorer.score over max(batch, 4) images per size and batch size after a 2-image warm-up; "
         "completions forced to max_new_tokens (an upper bound); peak = torch.cuda.max_memory_allocated of "
@@ -172,7 +177,7 @@ def main() -> int:
         "on the CPU, figures say nothing about GPU speed"
     )
     print(json.dumps(result))
-    return 0
+    return 1 if any(isinstance(v, dict) and "error" in v for v in result.values()) else 0
 
 
 if __name__ == "__main__":
