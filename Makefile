@@ -16,7 +16,7 @@ export TOKENIZERS_PARALLELISM := false
 export PATH := $(abspath $(BIN)):$(PATH)
 PY_DIRS := $(wildcard src tests flows scripts)
 
-.PHONY: setup lint format test test-fast demo learn ablation bench reliability gpu-setup gpu-check clean
+.PHONY: setup lint format test test-fast demo learn ablation bench reliability gpu-setup gpu-check gpu-wheels gpu-check-node clean
 
 setup: $(STAMP)
 
@@ -90,6 +90,17 @@ $(GPU_STAMP): requirements-gpu.lock
 # One-shot GPU check (one GPU, about 8 minutes, random 7B-shaped weights): build/gpu-check.json.
 gpu-check: gpu-setup
 	PYTHONPATH=$(abspath src) $(GPU_VENV)/bin/python scripts/gpu_check.py $(GPU_CHECK_ARGS)
+
+# The same check on an offline GPU node's own Python (PyTorch image, no registry; docs/gpu.md):
+# `make gpu-wheels` where PyPI is reachable (build/gpu-wheels, about 9 MiB), carry it with the checkout,
+# then `make gpu-check-node` there (NODE_PYTHON: the image's interpreter).
+NODE_PYTHON ?= python3
+
+gpu-wheels:
+	scripts/gpu_wheels.sh
+
+gpu-check-node:
+	$(NODE_PYTHON) scripts/gpu_check.py --system-python $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -30,11 +30,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
+from PIL import Image
 
 from vqr1.config import Params, deep_merge, read_yaml
-from vqr1.data.synth import make_reference
 from vqr1.data.training_view import training_dataset
 from vqr1.layout import validated_path
 from vqr1.model import tiny
@@ -72,13 +73,20 @@ QWEN25_VL_7B_VISION = {
 }
 
 
+def bench_image(index: int, size: tuple[int, int]) -> Image.Image:
+    """A seeded noise image of ``size``: the benchmarks' weights are random, so only the size matters, and
+    the synthetic data's sample photos need scikit-image and matplotlib, which GPU images lack."""
+    rng = np.random.default_rng(index)
+    return Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+
+
 def write_images(root: Path, n: int, size: tuple[int, int]) -> None:
     """``n`` images with MOS in a validated manifest ``bench`` (the train stage's input contract)."""
     folder = root / "data" / "raw" / "bench"
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
     for i in range(n):
-        make_reference(i, size).save(folder / f"{i:03d}.png")
+        bench_image(i, size).save(folder / f"{i:03d}.png")
         rows.append(
             {"image": f"data/raw/bench/{i:03d}.png", "dataset": "bench", "mos": 1 + 4 * i / max(n - 1, 1)}
         )
@@ -244,6 +252,10 @@ def run_backend(params: Params, root: Path, model: Any, tokenizer_size: int, bac
     result["paper_updates"] = updates
     hours = update_s * (PAPER_UPDATE_IMAGES / t.images_per_update) * updates / 3600
     result["projected_hours_paper_run_1_gpu"] = round(hours, 2)
+    result["projection"] = (
+        f"{update_s:.3f} s/update x ({PAPER_UPDATE_IMAGES} / {t.images_per_update} images per update) x "
+        f"{updates} updates / 3600 = {hours:.2f} h"
+    )
     if torch.cuda.is_available():
         result["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     peft_model = trainer.accelerator.unwrap_model(trainer.model)

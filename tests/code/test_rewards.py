@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vqr1.errors import ConfigError
-from vqr1.train.rewards import EPS, GAMMA, REWARD_NAMES, reward_functions
+from vqr1.train.rewards import EPS, GAMMA, REWARD_NAMES, normal_cdf_torch, reward_functions
 
 TOP = 1 + 2 * math.sqrt(EPS)  # upper bound of the fidelity form
 RANGES = {
@@ -299,3 +299,11 @@ def test_score_spread_is_the_mean_per_image_std() -> None:
     batch = score_batch(texts, ["a", "a", "b", "b", "c", "c"], [1.0] * 6)
     # a: std of (1, 3) = sqrt(2); b: 0; c has one parsed score and no std
     assert score_spread(batch) == pytest.approx((math.sqrt(2) + 0.0) / 2, abs=1e-12)
+
+
+def test_the_torch_normal_cdf_matches_phi() -> None:
+    """Where SciPy is absent (a GPU image) the rewards use torch's ndtr: the same Phi to float64 rounding."""
+    z = np.linspace(-40, 40, 2001).reshape(3, -1)
+    expected = np.array([[0.5 * math.erfc(-x / math.sqrt(2)) for x in row] for row in z])
+    np.testing.assert_allclose(normal_cdf_torch(z), expected, rtol=1e-13, atol=1e-16)
+    assert normal_cdf_torch(z).shape == z.shape and normal_cdf_torch(z).dtype == np.float64
