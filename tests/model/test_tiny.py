@@ -14,7 +14,7 @@ from vqr1.parsing import has_format, parse_score
 from vqr1.prompts import conversation
 
 
-def _generate(model_dir: Path, n: int = 8, seed: int = 0) -> list[str]:
+def _generate(model_dir: Path, n: int = 8, seed: int = 0, sample: bool = True) -> list[str]:
     processor = AutoProcessor.from_pretrained(model_dir)
     processor.tokenizer.padding_side = "left"
     model = AutoModelForImageTextToText.from_pretrained(model_dir)
@@ -22,7 +22,8 @@ def _generate(model_dir: Path, n: int = 8, seed: int = 0) -> list[str]:
     prompt = processor.apply_chat_template(conversation(True), add_generation_prompt=True)
     enc = processor(text=[prompt] * n, images=images, return_tensors="pt", padding=True)
     torch.manual_seed(seed)
-    out = model.generate(**enc, max_new_tokens=48, do_sample=True, temperature=1.0)
+    sampling = {"do_sample": True, "temperature": 1.0} if sample else {"do_sample": False}
+    out = model.generate(**enc, max_new_tokens=48, **sampling)
     return processor.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
 
 
@@ -35,7 +36,9 @@ def test_tiny_loads_and_generates(tiny_model_dir: Path) -> None:
     tokens = processor.tokenizer.convert_ids_to_tokens(ids)
     assert {"<think>", "</think>", "<answer>", "</answer>"} <= set(tokens)
     assert all(t in tokens for t in ["3", "2", "5"])  # digits split one by one
-    texts = _generate(tiny_model_dir, n=2)
+    # greedy (top-2 logit margin 0.07 at the first step): a sampled first token ends the turn, an empty
+    # text, once in about 600 draws
+    texts = _generate(tiny_model_dir, n=2, sample=False)
     assert len(texts) == 2 and all(isinstance(t, str) and t for t in texts)
 
 
@@ -48,13 +51,40 @@ def test_build_is_deterministic(tmp_path: Path, tiny_model_dir: Path) -> None:
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def _answer_nll(model_dir: Path) -> float:
+    """Mean negative log-likelihood per token of well-formed answers to the scoring prompt, teacher-forced:
+    a property of the weights, with no sampled trajectory in it."""
+    processor = AutoProcessor.from_pretrained(model_dir)
+    processor.tokenizer.padding_side = "right"
+    model = AutoModelForImageTextToText.from_pretrained(model_dir).eval()
+    prompt = processor.apply_chat_template(conversation(True), add_generation_prompt=True)
+    targets = [
+        f"<think>{tiny._REASONS[1]}</think><answer>2.75</answer><|im_end|>",
+        f"<think>{tiny._REASONS[4]}</think><answer>4.10</answer><|im_end|>",
+    ]
+    images = [make_reference(i, (112, 84)) for i in range(len(targets))]
+    enc = processor(text=[prompt + t for t in targets], images=images, return_tensors="pt", padding=True)
+    labels = enc["input_ids"].clone()
+    for row, target in enumerate(targets):
+        n_valid = int(enc["attention_mask"][row].sum())
+        n_target = len(processor.tokenizer(target, add_special_tokens=False)["input_ids"])
+        labels[row, : n_valid - n_target] = -100
+    labels[enc["attention_mask"] == 0] = -100
+    with torch.no_grad():
+        return float(model(**enc, labels=labels).loss)
+
+
 def test_warmup_makes_completions_parse(tiny_model_dir: Path, warm_model_dir: Path) -> None:
-    cold = _generate(tiny_model_dir)
-    warm = _generate(warm_model_dir)
-    assert sum(has_format(t) for t in cold) == 0
-    parsed = [parse_score(t) for t in warm]
-    assert sum(s is not None for s in parsed) >= 6, warm
-    assert sum(has_format(t) for t in warm) >= 4, warm
+    """The warm-up teaches the answer format. Checked without relying on one sampled trajectory (kernels
+    differ per CPU): teacher-forced, well-formed answers cost the warmed weights under a quarter of the
+    random ones' negative log-likelihood per token (measured: 0.6 vs 6.2 nats under every kernel set), and
+    the warmed model's greedy answer to every image has the format and a score; the random model's
+    samples never have the format."""
+    cold_nll, warm_nll = _answer_nll(tiny_model_dir), _answer_nll(warm_model_dir)
+    assert warm_nll < cold_nll / 4, (cold_nll, warm_nll)
+    assert sum(has_format(t) for t in _generate(tiny_model_dir)) == 0
+    greedy = _generate(warm_model_dir, sample=False)
+    assert all(has_format(t) and parse_score(t) is not None for t in greedy), greedy
 
 
 def test_7b_shaped_benchmark_model_matches_the_published_size() -> None:
