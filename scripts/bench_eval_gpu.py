@@ -28,7 +28,7 @@ import torch
 
 from vqr1.config import Params, deep_merge, read_yaml
 from vqr1.data.synth import make_reference
-from vqr1.evaluate.inference import Scorer, build_scorer
+from vqr1.inference.scorer import Scorer, build_scorer
 from vqr1.model import tiny
 
 REPO = Path(__file__).resolve().parents[1]

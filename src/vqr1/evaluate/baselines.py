@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from vqr1.errors import ConfigError, DataError
-from vqr1.evaluate.inference import load_image
+from vqr1.inference.images import load_image
 
 BASELINES = ("piqe", "niqe", "brisque")  # the pyiqa no-reference metrics evaluate.baselines may name
 # pyiqa downloads these metrics' parameter files, impossible offline: they load only from a local file
