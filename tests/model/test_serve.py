@@ -1,0 +1,87 @@
+"""`vqr1 serve` starts `transformers serve` (the engine's own OpenAI-compatible server) on 127.0.0.1 with the
+tiny model, and scoring through it with the official `openai` client gives the in-process greedy answers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+import vqr1
+
+GREEDY = {"temperature": 0.0, "max_new_tokens": 24}
+
+
+@pytest.fixture(scope="module")
+def server(warm_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "VQR1_CACHE": str(tmp_path_factory.mktemp("cache"))}
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vqr1", "serve", str(warm_model_dir), "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            try:
+                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"server not up in 120 s:\n{log.read_text()}"
+            time.sleep(0.5)
+        assert f"at {url}" in log.read_text()  # the command prints the URL
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_server_gives_the_in_process_greedy_answers(
+    server: str, warm_model_dir: Path, synth_root: Path
+) -> None:
+    pictures = sorted((synth_root / "kadid10k" / "images").glob("*.png"))[:3]
+    local = vqr1.load(warm_model_dir, **GREEDY).score(pictures)
+    remote = vqr1.load(server, **GREEDY).score(pictures)
+    assert [r.error for r in remote] == [None] * 3
+    assert [r.texts for r in remote] == [r.texts for r in local]
+    assert [r.score for r in remote] == [r.score for r in local]
+
+
+def test_samples_and_concurrency_through_the_server(server: str, synth_root: Path, tmp_path: Path) -> None:
+    pictures = sorted((synth_root / "kadid10k" / "images").glob("*.png"))[:2]
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(pictures[0].read_bytes()[:150])
+    model = vqr1.load(server, temperature=1.0, samples=3, max_new_tokens=24, concurrency=4)
+    results = model.score([pictures[0], corrupt, pictures[1]])
+    assert [len(r.texts) for r in results] == [3, 0, 3]
+    assert results[1].error and str(corrupt) in results[1].error
+    # the serving folder switches sampling on: greedy decoding would repeat one text per image
+    assert any(len(set(r.texts)) > 1 for r in (results[0], results[2])), [r.texts for r in results]
+
+
+def test_the_official_openai_client_talks_to_it(server: str) -> None:
+    from openai import OpenAI
+
+    models = OpenAI(base_url=server, api_key="none").models.list()
+    assert [m.id for m in models]
