@@ -125,3 +125,28 @@ def test_score_with_model_in_an_empty_folder(
     assert record["error"] is None and not math.isnan(record["mean"])
     missing = CliRunner().invoke(app, ["score", str(pictures[0])])
     assert isinstance(missing.exception, ConfigError) and "--model SOURCE" in str(missing.exception)
+
+
+def test_merge_writes_the_settings_and_an_adapter_loads_on_its_base(
+    warm_model_dir: Path, tmp_path: Path, pictures: list[Path]
+) -> None:
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from vqr1.train.publish import export_merged
+
+    base = AutoModelForImageTextToText.from_pretrained(warm_model_dir)
+    lora = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    lora.save_pretrained(tmp_path / "adapter")  # adapter_config.json names the base folder
+    AutoProcessor.from_pretrained(warm_model_dir).save_pretrained(tmp_path / "adapter")  # as the train stage
+    params = Params.model_validate(
+        tiny_model_params(warm_model_dir, model={"torch_dtype": "float32"}, evaluate={"max_new_tokens": 24})
+    )
+    export_merged(params, tmp_path / "adapter", tmp_path / "merged")
+    assert scoring.read(tmp_path / "merged") == scoring.from_params(params)
+    merged = vqr1.load(tmp_path / "merged", temperature=0.0).score(pictures[0])[0]
+    on_base = vqr1.load(tmp_path / "adapter", **GREEDY).score(pictures[0])[
+        0
+    ]  # base from the adapter's config
+    explicit = vqr1.load(warm_model_dir, adapter=tmp_path / "adapter", **GREEDY).score(pictures[0])[0]
+    assert merged.texts == on_base.texts == explicit.texts
