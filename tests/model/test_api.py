@@ -15,6 +15,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import vqr1
+from tests.fixtures_storage import SeaweedHandle, fake_run_workspace
 from tests.model.helpers import tiny_model_params
 from vqr1.cli import app
 from vqr1.config import Params
@@ -150,3 +151,43 @@ def test_merge_writes_the_settings_and_an_adapter_loads_on_its_base(
     ]  # base from the adapter's config
     explicit = vqr1.load(warm_model_dir, adapter=tmp_path / "adapter", **GREEDY).score(pictures[0])[0]
     assert merged.texts == on_base.texts == explicit.texts
+
+
+def test_the_champion_loads_from_the_registry(
+    warm_model_dir: Path,
+    tmp_path: Path,
+    pictures: list[Path],
+    s3_bucket,
+    seaweed_server: SeaweedHandle,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import yaml
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from vqr1.config import load_params
+    from vqr1.storage import artifacts, registry, s3
+
+    root = tmp_path / "workspace"
+    fake_run_workspace(root, {"synthetic": 0.5}, run_name="champ")
+    raw = yaml.safe_load((root / "params.yaml").read_text())
+    raw["model"].update(base=str(warm_model_dir), torch_dtype="float32")
+    (root / "params.yaml").write_text(yaml.safe_dump(raw))
+    adapter = root / "models" / "champ" / "adapter"
+    shutil.rmtree(adapter)
+    base = AutoModelForImageTextToText.from_pretrained(warm_model_dir)
+    get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj"])).save_pretrained(adapter)
+    AutoProcessor.from_pretrained(warm_model_dir).save_pretrained(adapter)
+    writer, _ = s3_bucket
+    client = s3.client(writer)
+    run_id = artifacts.new_run_id()
+    artifacts.upload_run(client, writer, root, load_params(root / "params.yaml"), run_id)
+    registry.promote(client, writer, run_id, {"mean": {"srcc": 0.5}}, None)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VQR1_STORAGE_DIR", str(seaweed_server.storage_dir))
+    monkeypatch.setenv("VQR1_S3_BUCKET", writer.bucket)
+    monkeypatch.setenv("VQR1_CACHE", str(tmp_path / "cache"))
+    champion = vqr1.load("champion", **GREEDY).score(pictures[0])[0]
+    local = vqr1.load(warm_model_dir, adapter=adapter, **GREEDY).score(pictures[0])[0]
+    assert champion.error is None and champion.texts == local.texts
+    assert (tmp_path / "cache" / "runs" / run_id / "models" / "champ" / "adapter").is_dir()
