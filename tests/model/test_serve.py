@@ -85,3 +85,53 @@ def test_the_official_openai_client_talks_to_it(server: str) -> None:
 
     models = OpenAI(base_url=server, api_key="none").models.list()
     assert [m.id for m in models]
+
+
+def test_vllm_gets_the_chat_template_and_pixel_limits(
+    warm_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """vLLM is GPU-only, so a stand-in `vllm` on PATH records the command `vqr1 serve --engine vllm` runs."""
+    import json
+
+    from vqr1.errors import ConfigError
+    from vqr1.inference import serve
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "vllm"
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path / "argv.txt"}\n')
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "VQR1_CACHE": str(tmp_path / "cache")}
+    command = [
+        sys.executable,
+        "-m",
+        "vqr1",
+        "serve",
+        str(warm_model_dir),
+        "--engine",
+        "vllm",
+        "--port",
+        "8123",
+    ]
+    done = subprocess.run(
+        [*command, "--max-pixels", "6272"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "at http://127.0.0.1:8123/v1" in done.stdout
+    argv = (tmp_path / "argv.txt").read_text().splitlines()
+    folder = Path(argv[1])
+    assert argv[0] == "serve" and argv[argv.index("--host") + 1] == "127.0.0.1"
+    assert json.loads(argv[argv.index("--mm-processor-kwargs") + 1]) == {
+        "min_pixels": 3136,
+        "max_pixels": 6272,
+    }
+    assert Path(argv[argv.index("--chat-template") + 1]) == folder / "chat_template.jinja"
+    generation = json.loads((folder / "generation_config.json").read_text())
+    assert generation["do_sample"] is True and generation["top_k"] == 50
+    assert (folder / "model.safetensors").resolve() == (warm_model_dir / "model.safetensors").resolve()
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    with pytest.raises(ConfigError, match="`vllm` is not installed"):
+        serve.engine_command("vllm", folder, "127.0.0.1", 1)
+    with pytest.raises(ConfigError, match="--engine must be one of"):
+        serve.engine_executable("tgi")

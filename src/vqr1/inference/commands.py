@@ -250,9 +250,10 @@ def serve(
     """Serve a model with its engine's own OpenAI-compatible server (prints the URL; Ctrl-C stops it)."""
     import os
 
-    from vqr1.inference.serve import engine_command, serving_folder, url
+    from vqr1.inference.serve import engine_command, engine_executable, serving_folder, url
     from vqr1.inference.sources import ModelSource, resolve
 
+    engine_executable(engine)  # before any work: the engine must be there
     found = resolve(source, adapter)
     settings = found.settings.override(
         thinking=thinking, max_pixels=max_pixels, temperature=temperature, max_new_tokens=max_new_tokens

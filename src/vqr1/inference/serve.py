@@ -86,9 +86,7 @@ def _write_serving_files(model: ModelSource, folder: Path) -> None:
 
 def engine_command(engine: str, folder: Path, host: str, port: int, seed: int = 42) -> list[str]:
     """The engine's own server command for ``folder`` (its chat template and pixel limits go with it)."""
-    if engine not in ENGINES:
-        raise ConfigError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    executable = _executable(engine)
+    executable = engine_executable(engine)
     if engine == "transformers":
         return [
             executable,
@@ -114,8 +112,11 @@ def engine_command(engine: str, folder: Path, host: str, port: int, seed: int = 
     return command + (["--chat-template", str(template)] if template.is_file() else [])
 
 
-def _executable(engine: str) -> str:
-    """The engine's command, from this environment first (the one vqr1 runs in)."""
+def engine_executable(engine: str) -> str:
+    """The engine's command, from this environment first (the one vqr1 runs in); a clear error when the
+    engine is unknown or not installed."""
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     beside = Path(sys.executable).parent / engine
     found = str(beside) if beside.is_file() else shutil.which(engine)
     if found is None:
