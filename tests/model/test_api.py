@@ -191,3 +191,20 @@ def test_the_champion_loads_from_the_registry(
     local = vqr1.load(warm_model_dir, adapter=adapter, **GREEDY).score(pictures[0])[0]
     assert champion.error is None and champion.texts == local.texts
     assert (tmp_path / "cache" / "runs" / run_id / "models" / "champ" / "adapter").is_dir()
+
+
+def test_a_refusing_server_is_a_clear_error(tmp_path: Path) -> None:
+    """A web server that is not OpenAI-compatible (Python's static file server on 127.0.0.1) answers 404."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as httpd:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+        try:
+            with pytest.raises(ServerError, match=f"{url}: GET /models refused with HTTP 404"):
+                vqr1.load(url)
+        finally:
+            httpd.shutdown()

@@ -135,3 +135,31 @@ def test_vllm_gets_the_chat_template_and_pixel_limits(
         serve.engine_command("vllm", folder, "127.0.0.1", 1)
     with pytest.raises(ConfigError, match="--engine must be one of"):
         serve.engine_executable("tgi")
+
+
+def test_vqr1_score_with_a_server_url(
+    server: str, synth_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from vqr1.cli import app
+
+    picture = sorted((synth_root / "kadid10k" / "images").glob("*.png"))[0]
+    monkeypatch.chdir(tmp_path)
+    args = [
+        "score",
+        str(picture),
+        "--model",
+        server,
+        "--temperature",
+        "0",
+        "--max-new-tokens",
+        "24",
+        "--json",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (record,) = json.loads(result.stdout)
+    assert record["error"] is None and record["mean"] is not None
