@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
 import vqr1
 
@@ -72,10 +73,13 @@ def test_samples_and_concurrency_through_the_server(server: str, synth_root: Pat
     pictures = sorted((synth_root / "kadid10k" / "images").glob("*.png"))[:2]
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(pictures[0].read_bytes()[:150])
+    thin = tmp_path / "thin.png"
+    Image.new("RGB", (600, 2)).save(thin)  # readable, but Qwen2.5-VL's resize rule refuses the aspect ratio
     model = vqr1.load(server, temperature=1.0, samples=3, max_new_tokens=24, concurrency=4)
-    results = model.score([pictures[0], corrupt, pictures[1]])
-    assert [len(r.texts) for r in results] == [3, 0, 3]
-    assert results[1].error and str(corrupt) in results[1].error
+    results = model.score([pictures[0], corrupt, thin, pictures[1]])
+    assert [len(r.texts) for r in results] == [3, 0, 0, 3]
+    assert str(corrupt) in results[1].error and "aspect ratio" in results[2].error
+    results = [results[0], results[1], results[3]]
     # the serving folder switches sampling on: greedy decoding would repeat one text per image
     assert any(len(set(r.texts)) > 1 for r in (results[0], results[2])), [r.texts for r in results]
 

@@ -50,6 +50,20 @@ def completion_text(message: Any) -> str:
     return f"<think>{reasoning}</think>{content}" if reasoning else content
 
 
+def check_resizable(image: Image.Image) -> None:
+    """Raise ValueError, as the in-process processor would, for an image Qwen2.5-VL's resize rule refuses
+    (an aspect ratio over 200): the server would answer HTTP 500 and end the run, not fail one image."""
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
+
+    smart_resize(
+        image.height,
+        image.width,
+        factor=28,
+        min_pixels=28 * 28,
+        max_pixels=max(28 * 28, image.width * image.height),
+    )
+
+
 class RemoteBackend:
     """Completions from the server at ``url`` (``http://HOST:PORT/v1``), ``concurrency`` requests at a time."""
 
@@ -96,6 +110,8 @@ class RemoteBackend:
         )
 
     def generate(self, images: list[Image.Image], samples: int) -> list[list[str]]:
+        for img in images:
+            check_resizable(img)
         urls = [png_data_url(img) for img in images]
         jobs = [(i, k) for i in range(len(images)) for k in range(samples)]
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(jobs) or 1)) as pool:
