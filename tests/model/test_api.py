@@ -208,3 +208,22 @@ def test_a_refusing_server_is_a_clear_error(tmp_path: Path) -> None:
                 vqr1.load(url)
         finally:
             httpd.shutdown()
+
+
+def test_a_hub_repo_id_loads_from_the_local_cache(
+    warm_model_dir: Path, tmp_path: Path, pictures: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline, a repo id resolves to its snapshot in the Hugging Face cache, laid out as huggingface_hub
+    documents it (models--OWNER--NAME/refs/main holding the commit, snapshots/<commit>/ the files)."""
+    commit = "0" * 40
+    repo = tmp_path / "hub" / "models--someone--tiny-vqr1"
+    shutil.copytree(warm_model_dir, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))
+    from_hub = vqr1.load("someone/tiny-vqr1", **GREEDY).score(pictures[0])[0]
+    local = vqr1.load(warm_model_dir, **GREEDY).score(pictures[0])[0]
+    assert from_hub.texts == local.texts
+    with pytest.raises(ConfigError, match="someone/absent: cannot get this Hugging Face repo"):
+        vqr1.load("someone/absent")
