@@ -28,6 +28,7 @@ GATE = "data gate, KADID-scale synthetic set"
 GATE_FULL = "data gate, KADID-scale, every pixel decoded"
 REWARD = "ranking reward vs per-pair loop"
 SCORE = "scoring throughput by batch size (tiny model)"
+SERVE = "scoring through `vqr1 serve` by concurrency (tiny model)"
 PIPELINE = "pipeline overhead (DVC, Prefect)"
 GRPO = "GRPO update, smoke shapes on CPU"
 SUITE = "full test suite (last `make test`)"
@@ -38,6 +39,7 @@ BENCHES: list[tuple[str, str, list[str]]] = [
     (GATE_FULL, "bench_gate.py", ["--full-decode"]),
     (REWARD, "bench_reward.py", []),
     (SCORE, "bench_score.py", []),
+    (SERVE, "bench_serve.py", []),
     (PIPELINE, "bench_pipeline.py", []),
     (GRPO, "bench_grpo_gpu.py", ["--smoke"]),
 ]
@@ -56,6 +58,13 @@ HEADLINES: list[tuple[str, str, str, str, Callable[[float], bool] | None]] = [
         SCORE,
         "speedup_vs_batch_1.batch_16",
         "scoring images/s, batch 16 vs batch 1, x",
+        "> 1",
+        lambda v: v > 1,
+    ),
+    (
+        SERVE,
+        "concurrency_8_vs_1",
+        "scoring through the server, 8 vs 1 concurrent requests, x",
         "> 1",
         lambda v: v > 1,
     ),

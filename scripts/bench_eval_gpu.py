@@ -29,8 +29,8 @@ import torch
 
 from bench_grpo_gpu import bench_image
 from vqr1.config import Params, deep_merge, read_yaml
-from vqr1.evaluate.inference import Scorer, build_scorer
 from vqr1.fsutil import atomic_dir
+from vqr1.inference.scorer import Scorer, build_scorer
 from vqr1.model import tiny
 
 REPO = Path(__file__).resolve().parents[1]

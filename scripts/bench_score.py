@@ -18,7 +18,9 @@ import torch
 
 from vqr1.config import EvaluateParams, Params
 from vqr1.data import synth
-from vqr1.evaluate.inference import HFBackend, Scorer, expand_paths
+from vqr1.inference.backends import HFBackend
+from vqr1.inference.images import expand_paths
+from vqr1.inference.scorer import Scorer
 from vqr1.model import tiny
 from vqr1.model.loading import load_model, load_processor
 

@@ -13,7 +13,7 @@ import typer
 from vqr1.data.commands import app as data_app
 from vqr1.errors import exit_on_error
 from vqr1.evaluate.commands import app as evaluate_app
-from vqr1.evaluate.commands import register as register_score
+from vqr1.inference.commands import register as register_inference
 from vqr1.model.commands import app as model_app
 from vqr1.storage.commands import app as storage_app
 from vqr1.train.commands import app as train_app
@@ -26,7 +26,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(train_app, name="train")
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(storage_app, name="storage")
-register_score(app)  # `vqr1 score PATH...` at the top level
+register_inference(app)  # `vqr1 score PATH...` and `vqr1 serve SOURCE` at the top level
 
 
 workspace_app = typer.Typer(

@@ -48,6 +48,10 @@ class StorageError(Vqr1Error):
     """The S3 store or the DVC remote is unreachable or refused the request."""
 
 
+class ServerError(Vqr1Error):
+    """A model server (OpenAI-compatible) is unreachable, refused the request or answered nonsense."""
+
+
 @contextlib.contextmanager
 def exit_on_error() -> Iterator[None]:
     """Print a :class:`Vqr1Error` as one red ``error: <message>`` line on stderr and exit 1 (no traceback).

@@ -1,4 +1,4 @@
-"""The behavioural check (vqr1.evaluate.behaviour): pairs of graded copies and the share ordered right.
+"""The behavioural check (vqr1.behaviour): pairs of graded copies and the share ordered right.
 
 The graded naming is KADID-10K's own: ``kadid10k/dmos.csv`` rows ``I01_01_01.png,I01.png,...`` (IQA-PyTorch
 ``scripts/process_kadid10k.py`` reads them so; the VisualQuality-R1 split lists
@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from vqr1.evaluate.behaviour import graded_pairs, ordered_pairs
+from vqr1.behaviour import graded_pairs, ordered_pairs
 
 IMAGES = [
     "data/raw/kadid10k/images/I01_01_01.png",

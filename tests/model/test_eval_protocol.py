@@ -12,8 +12,9 @@ from transformers import AutoImageProcessor, Qwen2VLImageProcessor
 
 from vqr1.config import EvaluateParams, ModelParams
 from vqr1.evaluate.evaluation import counts, predictions_frame
-from vqr1.evaluate.inference import ImageScore, scoring_processor, visual_tokens
 from vqr1.evaluate.metrics import dataset_metrics
+from vqr1.inference.processor import scoring_processor, visual_tokens
+from vqr1.inference.scorer import ImageScore
 
 # Qwen2.5-VL-7B-Instruct's image processor: 14 px patches merged 2x2, pixels in [3136, 12845056]
 QWEN_7B = {

@@ -15,11 +15,11 @@ import yaml
 from PIL import Image
 
 from vqr1 import workspace
+from vqr1.behaviour import graded_pairs
 from vqr1.config import load_params
 from vqr1.dvc_runner import dvc_bin
 from vqr1.errors import ConfigError, DataError
 from vqr1.evaluate import report
-from vqr1.evaluate.behaviour import graded_pairs
 from vqr1.evaluate.evaluation import evaluate_workspace
 
 REPO = Path(__file__).resolve().parents[2]

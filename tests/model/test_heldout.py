@@ -12,9 +12,9 @@ import pytest
 from scipy.stats import spearmanr
 
 from tests.model.helpers import tiny_model_params
+from vqr1.behaviour import ordered_pairs
 from vqr1.config import Params
-from vqr1.evaluate.behaviour import ordered_pairs
-from vqr1.evaluate.inference import sample_completions
+from vqr1.inference.backends import sample_completions
 from vqr1.model.loading import load_model, load_processor
 from vqr1.parsing import parse_score
 from vqr1.train import heldout

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from tests.model.helpers import tiny_model_params
 from vqr1.errors import ConfigError
-from vqr1.evaluate.commands import FOLDER_CSV, app
+from vqr1.evaluate.commands import app
+from vqr1.inference.commands import FOLDER_CSV
 from vqr1.parsing import parse_score
 from vqr1.prompts import SCORE_SCALE
 

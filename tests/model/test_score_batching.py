@@ -10,7 +10,8 @@ from PIL import Image
 
 from tests.model.helpers import tiny_model_params
 from vqr1.config import Params
-from vqr1.evaluate.inference import Scorer, build_scorer, load_image
+from vqr1.inference.images import load_image
+from vqr1.inference.scorer import Scorer, build_scorer
 
 
 @pytest.fixture(scope="module")

@@ -113,6 +113,19 @@ def test_merged_weights_fold_the_adapter_into_plain_weights(trained: Path) -> No
     assert (merged_dir / "tokenizer.json").is_file()
 
 
+def test_scoring_settings_are_published_beside_the_weights(trained: Path) -> None:
+    from vqr1.inference import settings as scoring
+
+    params = resolve_model_base(Params.model_validate(read_yaml(trained / "params.yaml")), trained)
+    expected = scoring.from_params(params)
+    for folder in ("adapter", "merged"):
+        assert scoring.read(trained / "models" / "demo" / folder) == expected
+    assert (
+        expected.thinking == params.train.thinking
+        and expected.max_new_tokens == params.evaluate.max_new_tokens
+    )
+
+
 def test_model_card_names_base_and_data_with_the_reward_curve(trained: Path) -> None:
     card = (trained / "models" / "demo" / "README.md").read_text()
     assert "base_model: models/tiny" in card and "library_name: peft" in card and "`synthetic`" in card

@@ -12,7 +12,7 @@ from tests.data.helpers import data_params
 from tests.data.test_gate import _bomb_png
 from vqr1.data import gate
 from vqr1.errors import DataError
-from vqr1.evaluate.inference import load_image
+from vqr1.inference.images import load_image
 
 
 @pytest.mark.fault("decompression-bomb PNG (22 kB file, 15000x12000 pixels)")

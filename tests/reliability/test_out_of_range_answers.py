@@ -12,7 +12,7 @@ import pytest
 
 from vqr1.evaluate import metrics, report
 from vqr1.evaluate.evaluation import out_of_range_counts, predictions_frame
-from vqr1.evaluate.inference import ImageScore
+from vqr1.inference.scorer import ImageScore
 from vqr1.parsing import parse_score
 
 

@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from tests.model.helpers import tiny_model_params
 from vqr1.config import EvaluateParams, load_params
 from vqr1.evaluate.commands import app
-from vqr1.evaluate.inference import build_scorer, load_image, to_rgb
+from vqr1.inference.images import load_image, to_rgb
+from vqr1.inference.scorer import build_scorer
 
 
 def _png16(path: Path) -> Path:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from vqr1.errors import ConfigError, DataError, shorten
-from vqr1.evaluate.inference import load_image
+from vqr1.inference.images import load_image
 
 BASELINES = ("piqe", "niqe", "brisque")  # the pyiqa no-reference metrics evaluate.baselines may name
 # The file pyiqa 0.1.16 downloads for each metric, impossible offline: it loads only from a local copy.

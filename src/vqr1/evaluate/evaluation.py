@@ -18,15 +18,15 @@ from typing import Any
 
 import pandas as pd
 
+from vqr1.behaviour import ordered_pairs
 from vqr1.config import Params
 from vqr1.data import catalogue
 from vqr1.data.validated import read_validated, subset
 from vqr1.errors import ConfigError, DataError
 from vqr1.evaluate import baselines, report
-from vqr1.evaluate.behaviour import ordered_pairs
-from vqr1.evaluate.inference import ImageScore, build_scorer, resolve_weights
 from vqr1.evaluate.metrics import dataset_metrics, group_srcc, mean_over
 from vqr1.fsutil import atomic_dir
+from vqr1.inference.scorer import ImageScore, build_scorer, resolve_weights
 from vqr1.layout import EVAL_DIR, resolve_model_base, validated_path
 
 

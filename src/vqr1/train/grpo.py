@@ -60,7 +60,7 @@ def train_workspace(root: Path, params: Params) -> Path:
         console.print(f"resuming from {resume}")
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     weights = layout.weights_dir(root, params.train)
-    publish(trainer, weights)
+    publish(trainer, weights, runtime)
     if main:
         if params.train.tuning == "full":  # a full run replaces an earlier LoRA run's adapter
             shutil.rmtree(out / "adapter", ignore_errors=True)

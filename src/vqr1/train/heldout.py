@@ -3,7 +3,7 @@
 Every ``train.heldout.every`` steps the callback samples ``samples`` completions per held-out image (the
 ``val`` split by default) from the current policy, with the training sampling settings, and logs the SRCC
 between the median parsed score and the MOS as ``heldout_srcc``, the share of parsed answers as
-``heldout_parsed`` and, on sets named like KADID-10K, the behavioural check of :mod:`vqr1.evaluate.behaviour`
+``heldout_parsed`` and, on sets named like KADID-10K, the behavioural check of :mod:`vqr1.behaviour`
 (graded copies of one reference: the more distorted scored lower) as ``heldout_ordered``. Sampled, not greedy: several samples are what the ranking reward sees, and a greedy
 answer of a barely trained model is one canned value for every image. The median, so that one absurd
 answer (10^5) does not decide an image's rank.
@@ -24,11 +24,12 @@ import pandas as pd
 from scipy.stats import spearmanr
 from transformers import TrainerCallback
 
+from vqr1.behaviour import ordered_pairs
 from vqr1.config import Params
 from vqr1.data.training_view import prompts, split_rows
 from vqr1.data.validated import subset
-from vqr1.evaluate.behaviour import ordered_pairs
-from vqr1.evaluate.inference import load_image, sample_completions
+from vqr1.inference.backends import sample_completions
+from vqr1.inference.images import load_image
 from vqr1.parsing import parse_score
 
 BATCH_IMAGES = 16

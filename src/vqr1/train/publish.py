@@ -1,4 +1,7 @@
-"""Publishing a trained run: the weights folder swapped in whole, and base + adapter merged for serving."""
+"""Publishing a trained run: the weights folder swapped in whole, and base + adapter merged for serving.
+
+Both carry the scoring settings (``vqr1-scoring.json``, :mod:`vqr1.inference.settings`), so the model is scored
+the way it was evaluated wherever it goes (``vqr1.load``, ``vqr1 score --model``, ``vqr1 serve``)."""
 
 from __future__ import annotations
 
@@ -8,10 +11,12 @@ from typing import Any
 
 from vqr1.config import Params
 from vqr1.fsutil import atomic_dir, replace_dir
+from vqr1.inference import settings as scoring
 
 
-def publish(trainer: Any, target: Path) -> None:
-    """Save the trained weights + processor into a staging folder beside ``target`` and swap it in whole.
+def publish(trainer: Any, target: Path, params: Params) -> None:
+    """Save the trained weights + processor + scoring settings into a staging folder beside ``target`` and
+    swap it in whole.
 
     Every rank saves into the same staging path (ZeRO-3 gathers the shards), so it is a fixed name rather
     than :func:`vqr1.fsutil.atomic_dir`'s random one; the swap itself is the same :func:`replace_dir`."""
@@ -22,6 +27,7 @@ def publish(trainer: Any, target: Path) -> None:
     trainer.save_model(str(staging))
     trainer.accelerator.wait_for_everyone()
     if trainer.accelerator.is_main_process:
+        scoring.write(staging, scoring.from_params(params))
         replace_dir(staging, target)
 
 
@@ -33,4 +39,5 @@ def export_merged(params: Params, adapter: Path, out: Path) -> Path:
     with atomic_dir(out) as tmp:
         model.save_pretrained(tmp)
         load_processor(adapter, params.model).save_pretrained(tmp)
+        scoring.write(tmp, scoring.from_params(params))
     return out

@@ -38,9 +38,9 @@ from typing import Any
 import numpy as np
 
 from vqr1.errors import ConfigError
+from vqr1.inference.thurstone import GAMMA
 from vqr1.parsing import has_format, parse_score
 
-GAMMA = 1e-6  # added to the pooled variance (SPEC §1)
 EPS = 1e-6  # inside the fidelity square roots (reference code)
 SCORE_CLIP = 1e6
 THRESHOLD = 0.35  # Q-Insight's tolerance on the 1-5 MOS scale
