@@ -16,7 +16,7 @@ export TOKENIZERS_PARALLELISM := false
 export PATH := $(abspath $(BIN)):$(PATH)
 PY_DIRS := $(wildcard src tests flows scripts)
 
-.PHONY: setup lint format test test-fast demo learn ablation bench reliability gpu-setup gpu-check gpu-wheels gpu-check-node clean
+.PHONY: setup lint format test test-fast demo learn control ablation bench reliability gpu-setup gpu-check gpu-wheels gpu-check-node clean
 
 setup: $(STAMP)
 
@@ -58,6 +58,11 @@ demo: setup
 # control (docs/learning.md); build/learn/result.json and curves.png.
 learn: setup
 	$(BIN)/python scripts/learn.py
+
+# How often the positive control learns over seeds, 1 and 2 threads and other CPUs' kernel sets
+# (ATEN_CPU_CAPABILITY, MKL_ENABLE_INSTRUCTIONS, ONEDNN_MAX_CPU_ISA): build/control/result.json, table.md.
+control: setup
+	$(BIN)/python scripts/control.py
 
 # The ranking reward and K as DVC experiments (dvc exp run --queue, dvc queue start): a CPU analogue of the
 # paper's ablations (docs/learning.md); build/ablation/result.json, table.md and ablation.png.

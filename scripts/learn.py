@@ -55,14 +55,17 @@ def prepare(root: Path) -> Path:
     return ws
 
 
-def run_folder(ws: Path, arm: str, seed: int) -> tuple[Path, bool]:
-    """A run's own workspace: its params (the shared ones + the arm + the seed), links to data and model.
-    Also whether its params are the ones it already had."""
-    folder = ws / "runs" / f"{arm}-{seed}"
+def run_folder(
+    ws: Path, arm: str, seed: int, name: str | None = None, model: Path | None = None
+) -> tuple[Path, bool]:
+    """A run's own workspace, ``runs/<name>`` (default ``<arm>-<seed>``): its params (the shared ones + the arm
+    + the seed), links to the data and to ``model`` (default: the shared warmed model). Also whether its params
+    are the ones it already had."""
+    folder = ws / "runs" / (name or f"{arm}-{seed}")
     (folder / "models").mkdir(parents=True, exist_ok=True)
     for link, target in (
         (folder / "data", ws / "data"),
-        (folder / "models" / "tiny", ws / "models" / "tiny"),
+        (folder / "models" / "tiny", model or ws / "models" / "tiny"),
     ):
         if not link.exists():
             link.symlink_to(target.resolve())
@@ -74,9 +77,14 @@ def run_folder(ws: Path, arm: str, seed: int) -> tuple[Path, bool]:
     return folder, same
 
 
-def train(folder: Path, threads: int, steps: int, reuse: bool) -> float:
-    """The train stage in ``folder``, from scratch unless ``reuse`` and it already finished; its seconds
-    (the wall time of the stage, or the trainer's own runtime for a run timed before)."""
+def threads_env(threads: int) -> dict[str, str]:
+    """The environment of a run on ``threads`` cores."""
+    return {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+
+
+def train(folder: Path, env: dict[str, str], steps: int, reuse: bool) -> float:
+    """The train stage in ``folder`` with ``env``, from scratch unless ``reuse`` and it already finished; its
+    seconds (the wall time of the stage, or the trainer's own runtime for a run timed before)."""
     timing = folder / "train_seconds.txt"
     done = folder / "models" / "learn" / "checkpoints" / f"checkpoint-{steps}" / "trainer_state.json"
     if reuse and done.is_file():
@@ -86,7 +94,6 @@ def train(folder: Path, threads: int, steps: int, reuse: bool) -> float:
     shutil.rmtree(folder / "models" / "learn", ignore_errors=True)  # fresh: the stage resumes checkpoints
     shutil.rmtree(folder / "dvclive", ignore_errors=True)
     timing.unlink(missing_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     t0 = time.perf_counter()
     with (folder / "train.log").open("w") as log:
         proc = subprocess.run(
@@ -168,7 +175,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=REPO / "build" / "learn")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
     parser.add_argument(
         "--parallel", type=int, default=2, help="runs at a time (each gets cores / parallel threads)"
@@ -187,7 +194,8 @@ def main() -> None:
     folders = {job: folder for job, (folder, _) in prepared.items()}
     with ThreadPoolExecutor(args.parallel) as pool:
         times = pool.map(
-            lambda job: train(prepared[job][0], threads, steps, args.reuse and prepared[job][1]), jobs
+            lambda job: train(prepared[job][0], threads_env(threads), steps, args.reuse and prepared[job][1]),
+            jobs,
         )
         seconds = dict(zip(jobs, times, strict=True))
     curves = {arm: {seed: curve(folders[(arm, seed)]) for seed in args.seeds} for arm in args.arms}

@@ -1,0 +1,148 @@
+"""`make control`: how often the positive control learns, over seeds, thread counts and other CPUs' kernels.
+
+The positive control is make learn's ``hint`` arm (configs/demo.yaml + configs/learn.yaml + ``train.mos_hint``),
+the arm the suite's learning test runs. Its sampled trajectory follows the floating-point kernels of the CPU it
+runs on, so a claim that it learns must hold on kernels other than this machine's. Each run here is a fresh
+process whose environment picks them, as another x86-64 CPU would:
+
+- ``ATEN_CPU_CAPABILITY``: PyTorch's vectorised kernels (``default``, ``avx2``, ``avx512``);
+- ``MKL_ENABLE_INSTRUCTIONS``: the BLAS of PyTorch's wheel is MKL (``torch.__config__.show()``); on Intel CPUs
+  its code path follows this switch (on AMD it keeps its own: the same bits under every value);
+- ``ONEDNN_MAX_CPU_ISA``: oneDNN runs the vision tower's patch convolution (Conv3d), and follows it;
+- ``OMP_NUM_THREADS``: 1 or 2 threads (another order of floating-point sums).
+
+The format-warmed model is built in each variant's own environment too, since the warm-up is itself a
+trajectory. A run learned when its held-out SRCC rose by at least ``--min-gain`` to above ``--min-after``
+and its answers did not collapse to one value. Writes build/control/result.json and table.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import learn  # scripts/learn.py: python puts this script's folder first on the path
+from vqr1.config import load_params
+from vqr1.fsutil import atomic_write_text
+from vqr1.markdown import table
+from vqr1.model import tiny
+
+# kernel set -> (ATEN_CPU_CAPABILITY, MKL_ENABLE_INSTRUCTIONS, ONEDNN_MAX_CPU_ISA); "native": the CPU's own
+KERNEL_VARS = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA")
+KERNELS: dict[str, tuple[str | None, ...]] = {
+    "native": (None, None, None),
+    "avx512": ("avx512", "AVX512", "AVX512_CORE"),
+    "avx2": ("avx2", "AVX2", "AVX2"),
+    "default": ("default", "SSE4_2", "SSE41"),
+}
+
+
+def kernel_env(kernel: str, threads: int) -> dict[str, str]:
+    env = learn.threads_env(threads)
+    for key, value in zip(KERNEL_VARS, KERNELS[kernel], strict=True):
+        if value:
+            env[key] = value
+        else:
+            env.pop(key, None)
+    return env
+
+
+def warm_model(ws: Path, kernel: str, threads: int) -> Path:
+    """The format-warmed tiny model as a machine with these kernels and threads builds it."""
+    out = ws / "models" / f"tiny-{kernel}-t{threads}"
+    if not (out / "config.json").is_file():
+        code = f"from vqr1.model import tiny; tiny.build_warm({str(out)!r})"
+        subprocess.run([sys.executable, "-c", code], env=kernel_env(kernel, threads), check=True)
+    return out
+
+
+def outcome(curve: dict[int, float], min_gain: float, min_after: float) -> dict:
+    before, after = curve[min(curve)], curve[max(curve)]
+    collapsed = math.isnan(after)
+    learned = (
+        not collapsed and after >= min_after and after - (0.0 if math.isnan(before) else before) >= min_gain
+    )
+    return {
+        "before": None if math.isnan(before) else round(before, 3),
+        "after": None if collapsed else round(after, 3),
+        "collapsed": collapsed,
+        "learned": learned,
+        "curve": {str(k): None if math.isnan(v) else round(v, 3) for k, v in curve.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, default=learn.REPO / "build" / "control")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4])
+    parser.add_argument("--kernels", nargs="+", choices=list(KERNELS), default=["native", "avx2", "default"])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--parallel", type=int, default=2, help="runs at a time")
+    parser.add_argument("--min-gain", type=float, default=0.3)
+    parser.add_argument("--min-after", type=float, default=0.5)
+    parser.add_argument("--reuse", action="store_true", help="keep runs that already finished (same params)")
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    ws = learn.prepare(args.out)
+    steps = load_params(ws / "params.yaml").train.grpo["max_steps"]
+    variants = [(k, t) for k in args.kernels for t in args.threads]
+    models = {(k, t): warm_model(ws, k, t) for k, t in variants}
+    jobs = [(seed, k, t) for seed in args.seeds for k, t in variants]
+    print(
+        f"{len(jobs)} runs of the positive control, {steps} steps, {args.parallel} at a time ...", flush=True
+    )
+
+    def run(job: tuple[int, str, int]) -> dict:
+        seed, kernel, threads = job
+        name = f"hint-{seed}-{kernel}-t{threads}"
+        folder, same = learn.run_folder(ws, "hint", seed, name=name, model=models[(kernel, threads)])
+        seconds = learn.train(folder, kernel_env(kernel, threads), steps, args.reuse and same)
+        result = {"seed": seed, "kernels": kernel, "threads": threads, "seconds": round(seconds)}
+        result |= outcome(learn.curve(folder), args.min_gain, args.min_after)
+        print(json.dumps(result), flush=True)
+        return result
+
+    with ThreadPoolExecutor(args.parallel) as pool:
+        runs = list(pool.map(run, jobs))
+    learned = sum(r["learned"] for r in runs)
+    result = {
+        "learned": learned,
+        "runs": len(runs),
+        "collapsed": sum(r["collapsed"] for r in runs),
+        "criterion": f"held-out SRCC up by >= {args.min_gain} to >= {args.min_after}, not collapsed",
+        "steps": steps,
+        "cpu_capability": _capability(),
+        "wall_minutes": round((time.perf_counter() - t0) / 60, 1),
+        "tiny_warmup_steps": tiny.FORMAT_WARMUP_STEPS,
+        "per_run": runs,
+    }
+    atomic_write_text(args.out / "result.json", json.dumps(result, indent=2) + "\n")
+    rows = [
+        [r["seed"], r["kernels"], r["threads"], r["before"], "collapsed" if r["collapsed"] else r["after"],
+         "yes" if r["learned"] else "**no**"]
+        for r in runs
+    ]  # fmt: skip
+    text = table(["seed", "kernels", "threads", "SRCC before", "after", "learned"], rows)
+    atomic_write_text(args.out / "table.md", text + "\n")
+    print(text)
+    print(
+        f"learned in {learned} of {len(runs)} runs ({result['wall_minutes']} min); {args.out / 'result.json'}"
+    )
+
+
+def _capability() -> str:
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
+
+
+if __name__ == "__main__":
+    main()
