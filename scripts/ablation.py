@@ -37,14 +37,14 @@ REPO = Path(__file__).resolve().parents[1]
 BASE_MODEL = Path("models/tiny")
 # name -> dvc exp run -S overrides; fidelity at the profile's K is the method (RL2R)
 VARIANTS: dict[str, list[str]] = {
-    "fidelity": [],
+    "fidelity": ["train.reward_funcs=[fidelity,format]"],
     "threshold": ["train.reward_funcs=[threshold,format]"],
     "binary": ["train.reward_funcs=[binary,format]"],
     "prob_average": ["train.reward_funcs=[prob_average,format]"],
     "fixed_variance": ["train.reward_funcs=[fixed_variance,format]"],
-    "fidelity-k2": ["train.grpo.num_generations=2"],
-    "fidelity-k4": ["train.grpo.num_generations=4"],
-    "fidelity-k6": ["train.grpo.num_generations=6"],
+    "fidelity-k2": ["train.reward_funcs=[fidelity,format]", "train.grpo.num_generations=2"],
+    "fidelity-k4": ["train.reward_funcs=[fidelity,format]", "train.grpo.num_generations=4"],
+    "fidelity-k6": ["train.reward_funcs=[fidelity,format]", "train.grpo.num_generations=6"],
 }
 # average SRCC over the paper's test sets (its reward ablation table), for the table beside ours
 PAPER_SRCC = {
