@@ -1,4 +1,5 @@
-"""Benchmark: serving throughput of ``transformers serve --continuous-batching`` on a Qwen2.5-VL-7B-shaped model.
+"""Benchmark: serving throughput of ``transformers serve --continuous-batching`` (or, with ``--engine vllm``,
+vLLM's OpenAI-compatible server) on a Qwen2.5-VL-7B-shaped model.
 
 Full mode (one GPU): the random bf16 weights of the 7B shape (``--base``; written there when it holds none,
 as ``bench_eval_gpu.py`` writes them; nothing downloaded) are served by ``transformers serve`` with continuous
@@ -46,10 +47,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(base: Path, port: int, log: Any, device: str) -> subprocess.Popen:
-    """``transformers serve`` of the folder ``base``, continuous batching, bound to 127.0.0.1."""
-    command = [sys.executable, "-m", "transformers.cli.transformers", "serve", str(base)]
-    command += ["--continuous-batching", "--host", "127.0.0.1", "--port", str(port), "--device", device]
+SERVERS = {
+    "transformers": "transformers serve --continuous-batching",
+    "vllm": "vLLM's OpenAI-compatible server (vllm.entrypoints.openai.api_server)",
+}
+
+
+def start_server(engine: str, base: Path, port: int, log: Any, device: str) -> subprocess.Popen:
+    """The engine's own OpenAI-compatible server of the folder ``base``, bound to 127.0.0.1."""
+    if engine == "vllm":  # the model is named by its folder, as transformers serve names it
+        command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(base)]
+        command += ["--served-model-name", str(base), "--host", "127.0.0.1", "--port", str(port)]
+    else:
+        command = [sys.executable, "-m", "transformers.cli.transformers", "serve", str(base)]
+        command += ["--continuous-batching", "--host", "127.0.0.1", "--port", str(port), "--device", device]
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -57,14 +68,14 @@ def wait_ready(url: str, server: subprocess.Popen, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"transformers serve exited with {server.returncode} before it was ready")
+            raise RuntimeError(f"the server exited with {server.returncode} before it was ready")
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(1)
-    raise RuntimeError(f"transformers serve not ready after {timeout_s:.0f} s")
+    raise RuntimeError(f"the server was not ready after {timeout_s:.0f} s")
 
 
 def image_request(model: str, image_png: bytes, evaluate: dict[str, Any]) -> dict[str, Any]:
@@ -128,6 +139,7 @@ def main() -> int:
     parser.add_argument(
         "--base", type=Path, help="folder with the weights and processor (written there when it holds none)"
     )
+    parser.add_argument("--engine", choices=list(SERVERS), default="transformers")
     parser.add_argument("--concurrency", help="comma list of concurrent requests (default 1,64; smoke 1,4)")
     parser.add_argument("--ready-timeout-s", type=float, default=300)
     args = parser.parse_args()
@@ -141,7 +153,7 @@ def main() -> int:
         evaluate["max_new_tokens"] = 8
     result: dict[str, Any] = {
         "mode": "smoke (tiny model, CPU)" if smoke else "Qwen2.5-VL-7B shapes, random bf16 weights",
-        "server": "transformers serve --continuous-batching",
+        "server": SERVERS[args.engine],
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "max_new_tokens": evaluate["max_new_tokens"],
         "thinking": evaluate["thinking"],
@@ -162,7 +174,7 @@ def main() -> int:
         url = f"http://127.0.0.1:{port}"
         log_path = Path(tmp) / "serve.log"
         with open(log_path, "wb") as log:
-            server = start_server(base, port, log, "cpu" if smoke else "cuda:0")
+            server = start_server(args.engine, base, port, log, "cpu" if smoke else "cuda:0")
             try:
                 t0 = time.perf_counter()
                 wait_ready(url, server, args.ready_timeout_s)

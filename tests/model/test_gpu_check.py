@@ -98,3 +98,21 @@ def test_gpu_check_smoke_mode_runs_every_part_on_the_cpu(tmp_path: Path) -> None
         assert figures["requests"] == max(level, 2) and figures["images_per_s"] > 0
         assert figures["mean_completion_tokens"] > 0
         assert figures["mean_prompt_tokens"] > 16  # the question and the image's visual tokens
+    ratio = report["vllm_serving_vs_hf_batch_1"]
+    assert ratio["ratio"] is None and ratio["target"] == 20  # no vLLM figure on the CPU: no ratio, said so
+    assert "scoring.kadid_512x384.batch_1.images_per_s" in ratio["arithmetic"]
+
+
+def test_vllm_serving_part_fails_with_the_servers_reason_where_vllm_is_absent(tmp_path: Path) -> None:
+    """The vLLM serving benchmark starts vLLM's own server; where vLLM does not import, it says so in its JSON
+    and exits non-zero instead of hanging on a server that never comes up."""
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "bench_serve_gpu.py"), "--smoke", "--engine", "vllm"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO / "scripts",
+    )
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert proc.returncode == 1 and result["server"].startswith("vLLM")
+    assert "exited" in result["error"] and "vllm" in result["error"]
