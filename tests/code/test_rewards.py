@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vqr1.errors import ConfigError
-from vqr1.train.rewards import EPS, GAMMA, REWARD_NAMES, normal_cdf_torch, reward_functions
+from vqr1.inference.thurstone import normal_cdf_torch
+from vqr1.train.rewards import EPS, GAMMA, REWARD_NAMES, reward_functions
 
 TOP = 1 + 2 * math.sqrt(EPS)  # upper bound of the fidelity form
 RANGES = {

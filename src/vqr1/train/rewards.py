@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from vqr1.errors import ConfigError
-from vqr1.inference.thurstone import GAMMA
+from vqr1.inference.thurstone import GAMMA, normal_cdf
 from vqr1.parsing import has_format, parse_score
 
 EPS = 1e-6  # inside the fidelity square roots (reference code)
@@ -167,20 +167,6 @@ def _pairs(batch: ScoredBatch, fixed_variance: bool) -> tuple[np.ndarray, np.nda
 def _mean_over_partners(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     n = mask.sum(axis=1)
     return np.where(n > 0, (values * mask).sum(axis=1) / np.maximum(n, 1), 0.0)
-
-
-def normal_cdf_torch(z: np.ndarray) -> np.ndarray:
-    """Phi, elementwise in float64, by torch's ``special.ndtr``: torch is wherever the trainer runs, SciPy is
-    not on every GPU image (the GPU check's carried wheels leave it out)."""
-    import torch
-
-    return torch.special.ndtr(torch.as_tensor(np.asarray(z, dtype=np.float64))).numpy()
-
-
-try:  # SciPy's ndtr where it is installed: a few microseconds less per reward call on small groups
-    from scipy.special import ndtr as normal_cdf
-except ImportError:
-    normal_cdf = normal_cdf_torch
 
 
 def _fidelity_form(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
