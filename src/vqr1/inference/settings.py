@@ -22,6 +22,10 @@ from vqr1.prompts import SCORE_SCALE
 SETTINGS_FILE = "vqr1-scoring.json"
 
 
+# the settings a scorer shares with the evaluate stage's params, field for field
+SAMPLING = {"samples", "temperature", "top_p", "top_k", "max_new_tokens", "batch_size"}
+
+
 class ScoringSettings(BaseModel):
     """Prompt variant, processor pixel limits (None: the checkpoint's own), sampling and the score scale."""
 
@@ -49,14 +53,8 @@ class ScoringSettings(BaseModel):
         """The scorer's settings (``max_pixels`` None: the checkpoint's own limits)."""
         return EvaluateParams(
             backend=backend if backend in ("hf", "vllm") else "hf",
-            samples=self.samples,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            top_k=self.top_k,
-            max_new_tokens=self.max_new_tokens,
-            batch_size=self.batch_size,
-            thinking=self.thinking,
             max_pixels=self.max_pixels,
+            **self.model_dump(include=SAMPLING | {"thinking"}),
         )
 
     def model_params(self, base: str | Path) -> ModelParams:
@@ -113,11 +111,6 @@ def from_params(params: Params) -> ScoringSettings:
         thinking=params.train.thinking,
         min_pixels=low,
         max_pixels=high,
-        max_new_tokens=e.max_new_tokens,
-        temperature=e.temperature,
-        top_p=e.top_p,
-        top_k=e.top_k,
-        samples=e.samples,
-        batch_size=e.batch_size,
         scale=SCORE_SCALE,
+        **e.model_dump(include=SAMPLING),
     )
