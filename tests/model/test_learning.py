@@ -14,8 +14,8 @@ update) from its untrained image pathway.
   (``train.shuffle_mos``). The prompts keep their true bands, so only the reward's labels change, and nothing
   links prompt and label: the held-out SRCC must stay far below the positive control's.
 
-These are properties of the learning profile, not of one sampled trajectory: docs/learning.md has how often the
-positive control learns over seeds, 1 and 2 threads and other CPUs' kernel sets (`make control`).
+The positive control asserts the outcome of one sampled run. How often that outcome holds over seeds, 1 and 2
+threads and other CPUs' kernel sets is measured by `make control` (docs/learning.md).
 """
 
 from __future__ import annotations
