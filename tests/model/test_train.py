@@ -177,3 +177,22 @@ def test_stale_checkpoints_are_dropped(tmp_path: Path) -> None:
     assert resume.resume_point(ckpt, changed) is None
     assert not (ckpt / "checkpoint-4").exists()
     assert json.loads((ckpt / resume.FINGERPRINT).read_text()) == changed
+
+
+@pytest.mark.slow
+def test_a_resumed_full_fine_tune_continues_from_its_checkpoint_weights(workspace: Path) -> None:
+    """A full fine-tune stopped after step 2 and resumed ends where the uninterrupted run ends. The Trainer's own
+    loader reports every Qwen2.5-VL weight missing (hub key names) and would continue from the base model."""
+    params = make_params(workspace, tuning="full", max_steps=3, save_steps=1, learning_rate=1e-3)
+    ckpt = workspace / "models" / "demo" / "checkpoints"
+    grpo.train_workspace(workspace, params)
+    whole = load_file(ckpt / "checkpoint-3" / "model.safetensors")
+    at_2 = load_file(ckpt / "checkpoint-2" / "model.safetensors")
+    assert any(not torch.equal(whole[k], at_2[k]) for k in whole)  # step 3 changed the weights
+    shutil.rmtree(ckpt / "checkpoint-3")
+
+    grpo.train_workspace(workspace, params)  # resumes from checkpoint-2
+    resumed = load_file(ckpt / "checkpoint-3" / "model.safetensors")
+    assert resumed.keys() == whole.keys()
+    for key in whole:
+        torch.testing.assert_close(resumed[key], whole[key], msg=lambda m, key=key: f"{key}: {m}")

@@ -2,7 +2,8 @@
 
 :class:`GroupedGRPOTrainer` is GRPOTrainer with two overrides: the train sampler serves ranking groups
 of ONE dataset (:mod:`vqr1.train.sampler`), and each completion is labelled with its group so the reward
-ranks within it. Nothing else is forked.
+ranks within it; a full fine-tune's checkpoint is reloaded with its keys renamed (the Trainer's own loader
+drops every weight of a Qwen2.5-VL checkpoint). Nothing else is forked.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from vqr1.config import Params
 from vqr1.train.rewards import reward_functions
 from vqr1.train.sampler import DatasetGroupedRepeatSampler
 from vqr1.train.trainer_config import grpo_config, peft_config
+
+FULL_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")  # a checkpoint of every weight
 
 
 def _grpo_trainer_class() -> type:
@@ -33,6 +36,19 @@ def _grpo_trainer_class() -> type:
                 num_processes=self.accelerator.num_processes,
                 shuffle=self.shuffle_dataset,
             )
+
+        def _load_from_checkpoint(self, resume_from_checkpoint: str, model: Any = None) -> None:
+            """A full model's checkpoint is loaded through ``from_pretrained``, which renames the keys.
+            transformers saves Qwen2.5-VL under its hub names (``visual.*``, ``model.layers.*``) and the
+            Trainer's own resume loads that file without renaming: every weight is reported missing and the
+            run silently continues from the base model (QwenLM/Qwen3-VL#1763). Adapters load as before."""
+            model = self.model if model is None else model
+            folder = Path(resume_from_checkpoint)
+            full = any((folder / name).is_file() for name in FULL_WEIGHTS)
+            if not full or hasattr(model, "peft_config"):
+                return super()._load_from_checkpoint(resume_from_checkpoint, model)
+            saved = type(model).from_pretrained(folder, dtype=model.dtype)
+            model.load_state_dict(saved.state_dict(), strict=True)  # a key that does not match is an error
 
         def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
             """Label each completion with its ranking group before the rewards see it. The sampler lays a
