@@ -39,9 +39,10 @@ format: setup
 	$(BIN)/ruff format $(PY_DIRS)
 
 # The suite runs on TEST_WORKERS pytest-xdist workers (most of its time is subprocesses and servers waiting,
-# so two workers gain on two cores); its wall time is recorded for `make bench` (build/test-wall-time.json).
+# so two workers gain on two cores); its wall time is recorded for `make bench` (build/test-wall-time.json),
+# and the slowest tests are listed.
 TEST_WORKERS ?= 2
-PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=8
 
 test: lint
 	@mkdir -p build; start=$$(date +%s); $(PYTEST); rc=$$?; \

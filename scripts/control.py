@@ -67,7 +67,7 @@ def outcome(curve: dict[int, float], min_gain: float, min_after: float) -> dict:
     before, after = curve[min(curve)], curve[max(curve)]
     collapsed = math.isnan(after)
     learned = (
-        not collapsed and after >= min_after and after - (0.0 if math.isnan(before) else before) >= min_gain
+        not collapsed and after > min_after and after - (0.0 if math.isnan(before) else before) >= min_gain
     )
     return {
         "before": None if math.isnan(before) else round(before, 3),
@@ -90,6 +90,7 @@ def main() -> None:
     parser.add_argument("--min-gain", type=float, default=0.3)
     parser.add_argument("--min-after", type=float, default=0.5)
     parser.add_argument("--reuse", action="store_true", help="keep runs that already finished (same params)")
+    parser.add_argument("--resume", action="store_true", help=learn.RESUME_HELP)
     args = parser.parse_args()
     t0 = time.perf_counter()
     ws = learn.prepare(args.out)
@@ -104,7 +105,7 @@ def main() -> None:
         name = f"hint-{seed}-{kernel}-t{threads}"
         model = warm_model(ws, kernel, threads, seed)
         folder, same = learn.run_folder(ws, "hint", seed, name=name, model=model)
-        seconds = learn.train(folder, kernel_env(kernel, threads), steps, args.reuse and same)
+        seconds = learn.train(folder, kernel_env(kernel, threads), steps, args.reuse and same, args.resume)
         result = {"seed": seed, "kernels": kernel, "threads": threads, "seconds": round(seconds)}
         result |= outcome(learn.curve(folder), args.min_gain, args.min_after)
         print(json.dumps(result), flush=True)
@@ -117,7 +118,7 @@ def main() -> None:
         "learned": learned,
         "runs": len(runs),
         "collapsed": sum(r["collapsed"] for r in runs),
-        "criterion": f"held-out SRCC up by >= {args.min_gain} to >= {args.min_after}, not collapsed",
+        "criterion": f"held-out SRCC up by >= {args.min_gain} to > {args.min_after}, not collapsed",
         "steps": steps,
         "cpu_capability": _capability(),
         "wall_minutes": round((time.perf_counter() - t0) / 60, 1),

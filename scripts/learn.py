@@ -47,6 +47,9 @@ REPO = Path(__file__).resolve().parents[1]
 ARMS = {"image": {}, "shuffled": {"shuffle_mos": True}, "hint": {"mos_hint": True}}
 
 
+RESUME_HELP = "continue each run from its last checkpoint, e.g. to more steps (otherwise runs start afresh)"
+
+
 def prepare(root: Path) -> Path:
     """The shared workspace: synthetic data validated by the real stages, and the warmed tiny model."""
     ws = workspace.init(root, OVERLAYS, REPO)
@@ -82,20 +85,24 @@ def threads_env(threads: int) -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
 
 
-def train(folder: Path, env: dict[str, str], steps: int, reuse: bool) -> float:
-    """The train stage in ``folder`` with ``env``, from scratch unless ``reuse`` and it already finished; its
-    seconds (the wall time of the stage, or the trainer's own runtime for a run timed before)."""
+def train(folder: Path, env: dict[str, str], steps: int, reuse: bool, resume: bool = False) -> float:
+    """The train stage in ``folder`` with ``env``, from scratch unless ``reuse`` and it already finished, or
+    ``resume``: the stage then continues from the run's last checkpoint (made with the same params, max_steps
+    aside, so a finished run extends to more steps). Its seconds (the wall time of the stage, added to the
+    earlier part's when resumed, or the trainer's own runtime for a run timed before)."""
     timing = folder / "train_seconds.txt"
     done = folder / "models" / "learn" / "checkpoints" / f"checkpoint-{steps}" / "trainer_state.json"
     if reuse and done.is_file():
         if timing.is_file():
             return float(timing.read_text())
         return float(re.findall(r"'train_runtime': '([0-9.]+)'", (folder / "train.log").read_text())[-1])
-    shutil.rmtree(folder / "models" / "learn", ignore_errors=True)  # fresh: the stage resumes checkpoints
-    shutil.rmtree(folder / "dvclive", ignore_errors=True)
+    earlier = float(timing.read_text()) if resume and timing.is_file() else 0.0
+    if not resume:  # fresh: the stage would resume its checkpoints
+        shutil.rmtree(folder / "models" / "learn", ignore_errors=True)
+        shutil.rmtree(folder / "dvclive", ignore_errors=True)
     timing.unlink(missing_ok=True)
     t0 = time.perf_counter()
-    with (folder / "train.log").open("w") as log:
+    with (folder / "train.log").open("a" if resume else "w") as log:
         proc = subprocess.run(
             [sys.executable, "-m", "vqr1.stages.train"],
             cwd=folder,
@@ -107,7 +114,7 @@ def train(folder: Path, env: dict[str, str], steps: int, reuse: bool) -> float:
         raise SystemExit(
             f"{folder}: the train stage failed (exit {proc.returncode}); see {folder / 'train.log'}"
         )
-    seconds = time.perf_counter() - t0
+    seconds = earlier + time.perf_counter() - t0
     timing.write_text(f"{seconds:.1f}\n")
     return seconds
 
@@ -181,6 +188,7 @@ def main() -> None:
         "--parallel", type=int, default=2, help="runs at a time (each gets cores / parallel threads)"
     )
     parser.add_argument("--reuse", action="store_true", help="keep runs that already finished (same params)")
+    parser.add_argument("--resume", action="store_true", help=RESUME_HELP)
     args = parser.parse_args()
     console = Console()
     t0 = time.perf_counter()
@@ -194,7 +202,9 @@ def main() -> None:
     folders = {job: folder for job, (folder, _) in prepared.items()}
     with ThreadPoolExecutor(args.parallel) as pool:
         times = pool.map(
-            lambda job: train(prepared[job][0], threads_env(threads), steps, args.reuse and prepared[job][1]),
+            lambda job: train(
+                prepared[job][0], threads_env(threads), steps, args.reuse and prepared[job][1], args.resume
+            ),
             jobs,
         )
         seconds = dict(zip(jobs, times, strict=True))
@@ -210,7 +220,7 @@ def main() -> None:
         "seeds": args.seeds,
         "steps": steps,
         "train_minutes": round(statistics.mean(seconds.values()) / 60, 1),
-        "wall_minutes": None if args.reuse else round((time.perf_counter() - t0) / 60, 1),
+        "wall_minutes": None if args.reuse or args.resume else round((time.perf_counter() - t0) / 60, 1),
         "cores": os.cpu_count(),
         "method": "configs/demo.yaml + configs/learn.yaml; held-out SRCC = Spearman of the median of "
         f"{params.train.heldout.samples} sampled answers per image vs MOS on the test split "
