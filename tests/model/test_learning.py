@@ -87,14 +87,17 @@ def control_run(root: Path, learn_set: Path, train: dict) -> list[dict]:
 @pytest.mark.slow
 def test_mos_hint_is_learned_on_held_out_references(tmp_path: Path, learn_set: Path) -> None:
     before, after = control_run(tmp_path, learn_set, {"mos_hint": True})
-    assert min(before["heldout_parsed"], after["heldout_parsed"]) > 0.9  # the warm-up's format holds
+    # The format holds. The bounds come from make control (docs/learning.md): over 38 warm-ups (seeds x kernel
+    # sets) 0.75-0.98 of the sampled held-out answers parsed before training, 0.96-1.0 after 80 steps.
+    assert before["heldout_parsed"] > 0.6 and after["heldout_parsed"] > 0.9, (before, after)
     assert not math.isnan(after["heldout_srcc"]), "every held-out image got one answer (collapse)"
     assert after["heldout_srcc"] > 0.5 and after["heldout_srcc"] - before["heldout_srcc"] >= 0.3, (
         before,
         after,
     )
-    # behavioural: graded copies of the held-out references now mostly ordered (0.5 is chance)
-    assert after["heldout_ordered"] > 0.65, after
+    # behavioural: graded copies of the held-out references ordered above chance (0.5). Runs of make control
+    # that learned ordered 0.62-0.88 of them (two levels in one hint band tie), the two that did not 0.41-0.46.
+    assert after["heldout_ordered"] > 0.55, after
 
 
 @pytest.mark.slow
