@@ -45,8 +45,16 @@ def train() -> Path:
         print(f"launching: {' '.join(command)}", file=sys.stderr)
         os.execvpe(command[0], command, {**os.environ, LAUNCHED: "1"})
     from vqr1.train.grpo import train_workspace
+    from vqr1.train.trainer_config import run_state
 
-    return train_workspace(root, params)
+    out = train_workspace(root, params)
+    # A launched process leaves its process group before it exits: gloo's worker threads, still alive at the
+    # interpreter's finalization, otherwise abort it ("terminate called without an active exception",
+    # pytorch/pytorch#190489). One process: both calls do nothing.
+    state = run_state()
+    state.wait_for_everyone()
+    state.destroy_process_group()
+    return out
 
 
 if __name__ == "__main__":
