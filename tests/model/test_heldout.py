@@ -74,3 +74,33 @@ def test_measure_samples_every_image_and_hands_the_model_back_as_lent(
     # the rows are I01's graded copies (KADID naming), so the behavioural share is measured too
     share = ordered_pairs(medians, rows["image"].tolist())["ordered_pairs"]
     assert figures.get("heldout_ordered") == share
+
+
+LEARNED = (
+    {"heldout_srcc": 0.05, "heldout_parsed": 0.9},
+    {"heldout_srcc": 0.78, "heldout_parsed": 0.99, "heldout_ordered": 0.8},
+)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "reason"),
+    [
+        ({}, {}, None),
+        ({}, {"heldout_srcc": math.nan}, "collapsed"),
+        ({}, {"heldout_srcc": 0.45}, "held-out SRCC 0.050 -> 0.450"),  # not above 0.5
+        ({"heldout_srcc": 0.3}, {"heldout_srcc": 0.55}, "held-out SRCC 0.300 -> 0.550"),  # up by only 0.25
+        ({"heldout_srcc": math.nan}, {"heldout_srcc": 0.55}, None),  # one answer before: no ranking, 0
+        ({"heldout_parsed": 0.5}, {}, "parsed before training"),
+        ({}, {"heldout_parsed": 0.85}, "parsed after training"),
+        ({}, {"heldout_ordered": 0.5}, "graded pairs ordered: 0.500"),
+        ({}, {"heldout_ordered": None}, "graded pairs ordered: nan"),  # the check was not logged
+    ],
+)
+def test_the_learned_bar_names_what_a_run_lacks(before: dict, after: dict, reason: str | None) -> None:
+    first = LEARNED[0] | before
+    last = {k: v for k, v in (LEARNED[1] | after).items() if v is not None}
+    shortfalls = heldout.LearnedBar().shortfalls(first, last)
+    if reason is None:
+        assert shortfalls == []
+    else:
+        assert len(shortfalls) == 1 and reason in shortfalls[0], shortfalls

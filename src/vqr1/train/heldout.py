@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -113,12 +114,55 @@ class HeldOutSRCC(TrainerCallback):
             self.pending = {}
 
 
-def heldout_curve(run_dir: Path) -> dict[int, float]:
-    """Held-out SRCC by step (step 0: before training) of the run whose output is ``run_dir``
-    (models/<run>), from its last checkpoint's ``log_history``; empty when none was logged. NaN where
-    every held-out image got the same answer (no ranking)."""
+def heldout_records(run_dir: Path) -> dict[int, dict[str, float]]:
+    """The held-out figures (``heldout_*``) by step (step 0: before training) of the run whose output is
+    ``run_dir`` (models/<run>), from its last checkpoint's ``log_history``; empty when none was logged.
+    SRCC is NaN where every held-out image got the same answer (no ranking)."""
     checkpoints = sorted((run_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name[11:]))
     if not checkpoints:
         return {}
     state = json.loads((checkpoints[-1] / "trainer_state.json").read_text(encoding="utf-8"))
-    return {int(e["step"]): float(e["heldout_srcc"]) for e in state["log_history"] if "heldout_srcc" in e}
+    return {
+        int(e["step"]): {k: float(v) for k, v in e.items() if k.startswith("heldout_")}
+        for e in state["log_history"]
+        if "heldout_srcc" in e
+    }
+
+
+def heldout_curve(run_dir: Path) -> dict[int, float]:
+    """Held-out SRCC by step (see :func:`heldout_records`)."""
+    return {step: figures["heldout_srcc"] for step, figures in heldout_records(run_dir).items()}
+
+
+@dataclass(frozen=True)
+class LearnedBar:
+    """When a control run learned its signal, judged on its first and last held-out records. The suite's
+    learning test and `make control` judge by this one bar, so make control's count is the test's pass rate.
+    The format bounds come from make control's runs (docs/learning.md): 0.75-0.98 of the sampled answers
+    parsed after the format warm-up, 0.96-1.0 after training; graded pairs ordered 0.62-0.88 in runs that
+    learned and 0.41-0.46 in runs that did not (chance: 0.5)."""
+
+    min_gain: float = 0.3
+    min_after: float = 0.5
+    min_parsed_before: float = 0.6
+    min_parsed_after: float = 0.9
+    min_ordered: float = 0.55
+
+    def shortfalls(self, before: dict[str, float], after: dict[str, float]) -> list[str]:
+        """What the run lacks to count as learned; empty when it learned."""
+        out = []
+        first, last = before["heldout_srcc"], after["heldout_srcc"]
+        if math.isnan(last):
+            out.append("collapsed: every held-out image got one answer")
+        elif last <= self.min_after or last - (0.0 if math.isnan(first) else first) < self.min_gain:
+            out.append(
+                f"held-out SRCC {first:.3f} -> {last:.3f}: not up by {self.min_gain} to above {self.min_after}"
+            )
+        if before["heldout_parsed"] <= self.min_parsed_before:
+            out.append(f"{before['heldout_parsed']:.3f} of the answers parsed before training")
+        if after["heldout_parsed"] <= self.min_parsed_after:
+            out.append(f"{after['heldout_parsed']:.3f} of the answers parsed after training")
+        ordered = after.get("heldout_ordered", math.nan)
+        if not ordered > self.min_ordered:
+            out.append(f"graded pairs ordered: {ordered:.3f}, needs above {self.min_ordered}")
+        return out
