@@ -39,16 +39,34 @@ def pytest_configure(config: pytest.Config) -> None:
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """gpu-marked tests skip where CUDA is absent."""
+    """gpu-marked tests skip where CUDA is absent, and the ``longest`` tests are spread over the xdist workers."""
     import torch
 
-    if torch.cuda.is_available():
+    if not torch.cuda.is_available():
+        skip = pytest.mark.skip(reason="needs a CUDA GPU")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip)
+    spread_longest(items, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")))
+
+
+def spread_longest(items: list[pytest.Item], workers: int) -> None:
+    """The first ``workers`` tests marked ``longest`` each open one worker's share. The worksteal scheduler
+    hands worker i the i-th contiguous share of the collection (pending // workers left) and later steals from
+    the shares' ends, so each starts at once on its own worker. In collection order both learning controls
+    fall in one share, and one worker would run them back to back (8 minutes) while the other idles."""
+    first = [item for item in items if item.get_closest_marker("longest")][:workers]
+    if workers < 2 or not first:
         return
-    skip = pytest.mark.skip(reason="needs a CUDA GPU")
-    for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip)
+    ordered = [item for item in items if item not in first]
+    start, left = 0, len(items)
+    for worker, item in enumerate(first):
+        ordered.insert(start, item)  # in increasing order: each lands at its share's start
+        share = left // (workers - worker)
+        start, left = start + share, left - share
+    items[:] = ordered
 
 
 def built_once(
