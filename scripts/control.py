@@ -98,7 +98,7 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true", help=learn.RESUME_HELP)
     args = parser.parse_args()
     t0 = time.perf_counter()
-    ws = learn.prepare(args.out)
+    ws = learn.prepare(args.out, shared_model=False)
     steps = load_params(ws / "params.yaml").train.grpo["max_steps"]
     jobs = [(seed, k, t) for seed in args.seeds for k in args.kernels for t in args.threads]
     print(

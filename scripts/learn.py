@@ -50,11 +50,13 @@ ARMS = {"image": {}, "shuffled": {"shuffle_mos": True}, "hint": {"mos_hint": Tru
 RESUME_HELP = "continue each run from its last checkpoint, e.g. to more steps (otherwise runs start afresh)"
 
 
-def prepare(root: Path) -> Path:
-    """The shared workspace: synthetic data validated by the real stages, and the warmed tiny model."""
+def prepare(root: Path, shared_model: bool = True) -> Path:
+    """The shared workspace: synthetic data validated by the real stages, and (``shared_model``) the warmed
+    tiny model its runs share (make control's runs each warm their own)."""
     ws = workspace.init(root, OVERLAYS, REPO)
     run_dvc(ws, "repro", "validate", echo=True)
-    tiny.build_warm(ws / "models" / "tiny")
+    if shared_model:
+        tiny.build_warm(ws / "models" / "tiny")
     return ws
 
 
