@@ -198,7 +198,8 @@ class TrainParams(_Strict):
     score_clip: tuple[float, float] | None = None
     # Controls of the training loop, off in every real recipe (docs/learning.md): each image's MOS band said
     # in words in its prompt (a known signal: the positive control), and the MOS the reward sees permuted
-    # across the training images (nothing to learn: the negative control; the hint keeps the true band).
+    # across the training images and dealt evenly over the hint's bands (nothing to learn: the negative
+    # control; the hint keeps the true band).
     mos_hint: bool = False
     shuffle_mos: bool = False
     heldout: HeldOutParams = HeldOutParams()

@@ -42,7 +42,11 @@ _BANDS = (
 )
 
 
+def mos_band(mos: float) -> int:
+    """The band (0-4) of ``mos`` on the 1-5 scale; values outside it fall in the end bands."""
+    return min(max(int((mos - 1.0) / 4.0 * len(_BANDS)), 0), len(_BANDS) - 1)
+
+
 def mos_hint(mos: float) -> str:
-    """The words for the band of ``mos`` on the 1-5 scale (values outside it fall in the end bands)."""
-    band = int((mos - 1.0) / 4.0 * len(_BANDS))
-    return _BANDS[min(max(band, 0), len(_BANDS) - 1)]
+    """The words for the band of ``mos``."""
+    return _BANDS[mos_band(mos)]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
-from vqr1.data.training_view import training_dataset, validated_path
+from vqr1.data.training_view import shuffled_mos, training_dataset, validated_path
 from vqr1.errors import DataError
-from vqr1.prompts import conversation, mos_hint
+from vqr1.prompts import conversation, mos_band, mos_hint
 
 
 def write_validated(root: Path, synth_root: Path, name: str, n: int | None = None) -> pd.DataFrame:
@@ -96,3 +97,25 @@ def test_mos_hint_says_the_band_in_words_and_shuffling_moves_only_the_label(
     assert shuffled["image_id"] == hinted["image_id"]  # the images keep their order; their labels move
     assert shuffled["prompt"] == hinted["prompt"]  # the hint keeps the image's own band: it no longer
     # predicts the reward's label, so the negative control has nothing to learn from either
+
+
+@pytest.mark.parametrize("seed", [0, 1, 42])
+def test_shuffled_labels_are_dealt_evenly_over_the_hint_bands(seed: int) -> None:
+    """With the hint on, the negative control's labels must say nothing about the band. A uniform permutation
+    leaves the bands' label means apart by chance, in an order a policy reads from the hint; the even deal
+    gives every band labels from the whole range."""
+    mos = np.random.default_rng(7).uniform(1.0, 5.0, 400)
+    bands = np.array([mos_band(m) for m in mos])
+    dealt = shuffled_mos(mos, seed)
+    assert sorted(dealt) == sorted(mos) and not np.array_equal(dealt, mos)
+    assert np.array_equal(dealt, shuffled_mos(mos, seed))
+    uniform = np.random.default_rng(seed).permutation(mos)
+    spread = {
+        name: max(abs(labels[bands == b].mean() - mos.mean()) for b in range(5))
+        for name, labels in (("dealt", dealt), ("uniform", uniform))
+    }
+    assert spread["dealt"] < 0.02 < spread["uniform"], spread  # uniform: about 0.1 (a 1.15 std / sqrt(80))
+    for b in range(5):  # each band's labels cover the range: its lowest and highest fifth included
+        labels = dealt[bands == b]
+        assert labels.min() < np.quantile(mos, 0.2) and labels.max() > np.quantile(mos, 0.8)
+    assert abs(np.corrcoef(dealt, mos)[0, 1]) < 0.2  # the image's own label is not kept

@@ -9,7 +9,8 @@ and returns a ``datasets.Dataset`` with the columns GRPOTrainer and the rewards 
 
 Two controls of the training loop, off in every real recipe: ``mos_hint`` says each image's MOS band in its
 prompt (a known signal: GRPO must learn to use it, the positive control), and ``shuffle_mos_seed`` permutes
-the MOS the reward sees across the training images (nothing left to learn: the negative control).
+the MOS the reward sees across the training images, dealt evenly over the hint's bands (nothing left to learn:
+the negative control).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pandas as pd
 from vqr1.data.validated import read_validated
 from vqr1.errors import DataError
 from vqr1.layout import VALIDATED_DIR, validated_path
-from vqr1.prompts import conversation, mos_hint
+from vqr1.prompts import conversation, mos_band, mos_hint
 
 
 def read_split(root: Path, dataset: str, split: str = "train") -> pd.DataFrame:
@@ -62,6 +63,24 @@ def prompts(mos: pd.Series, thinking: bool = True, hint: bool = False) -> list[l
     return [conversation(thinking, mos_hint(m) if hint else None) for m in mos]
 
 
+def shuffled_mos(mos: np.ndarray, seed: int) -> np.ndarray:
+    """The MOS permuted across the rows and dealt evenly over the hint's bands: the rows of every band get
+    labels spread over the whole range, so the band says nothing about the label. A uniform permutation leaves
+    the bands' label means apart by chance (seed 42 on the learning profile's set: 3.06 to 3.49 over the five
+    bands, in an order close to the true one), and a policy that reads the hint then learns that order: ranking
+    by it gives a held-out SRCC of 0.73, a negative control that learns."""
+    rng = np.random.default_rng(seed)
+    bands = np.array([mos_band(m) for m in mos])
+    slot = np.empty(len(mos))
+    for band in np.unique(bands):
+        rows = np.flatnonzero(bands == band)
+        # one row in each 1/n of the band's slots, at a random place in it
+        slot[rows] = (rng.permutation(len(rows)) + rng.random(len(rows))) / len(rows)
+    labels = np.empty_like(mos)
+    labels[np.argsort(slot)] = np.sort(mos)
+    return labels
+
+
 def training_dataset(
     root: Path,
     datasets: list[str],
@@ -79,6 +98,6 @@ def training_dataset(
     frame = split_rows(root, datasets, split)
     prompt = prompts(frame["mos"], thinking, hint)
     if shuffle_mos_seed is not None:
-        frame["mos"] = np.random.default_rng(shuffle_mos_seed).permutation(frame["mos"].to_numpy())
+        frame["mos"] = shuffled_mos(frame["mos"].to_numpy(), shuffle_mos_seed)
     data = Dataset.from_dict({"prompt": prompt, **{c: frame[c].tolist() for c in frame.columns}})
     return data.cast_column("image", Image())
