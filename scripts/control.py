@@ -14,7 +14,9 @@ process whose environment picks them, as another x86-64 CPU would:
 Each run warms its own tiny model with its seed, in its own environment, since the warm-up is itself a
 trajectory (the suite's learning test does the same with the params' seed, 42). A run learned when it passes
 the suite's learning test's bar (``vqr1.train.heldout.LearnedBar``: held-out SRCC up by 0.3 to above 0.5, no
-collapse, the format held, graded copies ordered). Writes build/control/result.json and table.md.
+collapse, the format held, graded copies ordered). ``--negative`` runs the suite's negative control instead (the
+same arm with the reward's labels shuffled), which holds when its held-out SRCC stays below
+``vqr1.train.heldout.NOT_LEARNED_BELOW``. Writes build/control/result.json and table.md.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from vqr1.config import load_params
 from vqr1.fsutil import atomic_write_text
 from vqr1.markdown import table
 from vqr1.model import tiny
-from vqr1.train.heldout import LearnedBar, heldout_records
+from vqr1.train.heldout import NOT_LEARNED_BELOW, LearnedBar, heldout_records
 
 # kernel set -> (ATEN_CPU_CAPABILITY, MKL_ENABLE_INSTRUCTIONS, ONEDNN_MAX_CPU_ISA); "native": the CPU's own
 KERNEL_VARS = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA")
@@ -42,6 +44,12 @@ KERNELS: dict[str, tuple[str | None, ...]] = {
     "avx512": ("avx512", "AVX512", "AVX512_CORE"),
     "avx2": ("avx2", "AVX2", "AVX2"),
     "default": ("default", "SSE4_2", "SSE41"),
+    # one switch alone: PyTorch's kernels as `ATEN_CPU_CAPABILITY=...` exported for a whole CI run sets them,
+    # or oneDNN's convolution alone
+    "aten-avx2": ("avx2", None, None),
+    "aten-default": ("default", None, None),
+    "onednn-sse41": (None, None, "SSE41"),
+    "onednn-avx2": (None, None, "AVX2"),
 }
 
 
@@ -94,6 +102,12 @@ def main() -> None:
     parser.add_argument("--kernels", nargs="+", choices=list(KERNELS), default=["native", "avx2", "default"])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--parallel", type=int, default=2, help="runs at a time")
+    parser.add_argument(
+        "--negative",
+        action="store_true",
+        help="the suite's negative control instead (the reward's labels shuffled): it must stay below "
+        f"{NOT_LEARNED_BELOW}",
+    )
     parser.add_argument("--reuse", action="store_true", help="keep runs that already finished (same params)")
     parser.add_argument("--resume", action="store_true", help=learn.RESUME_HELP)
     args = parser.parse_args()
@@ -101,18 +115,22 @@ def main() -> None:
     ws = learn.prepare(args.out, shared_model=False)
     steps = load_params(ws / "params.yaml").train.grpo["max_steps"]
     jobs = [(seed, k, t) for seed in args.seeds for k in args.kernels for t in args.threads]
+    arm = "hint-shuffled" if args.negative else "hint"
+    control = "negative" if args.negative else "positive"
     print(
-        f"{len(jobs)} runs of the positive control, {steps} steps, {args.parallel} at a time ...", flush=True
+        f"{len(jobs)} runs of the {control} control, {steps} steps, {args.parallel} at a time ...", flush=True
     )
 
     def run(job: tuple[int, str, int]) -> dict:
         seed, kernel, threads = job
-        name = f"hint-{seed}-{kernel}-t{threads}"
+        name = f"{arm}-{seed}-{kernel}-t{threads}"
         model = warm_model(ws, kernel, threads, seed)
-        folder, same = learn.run_folder(ws, "hint", seed, name=name, model=model)
+        folder, same = learn.run_folder(ws, arm, seed, name=name, model=model)
         seconds = learn.train(folder, kernel_env(kernel, threads), steps, args.reuse and same, args.resume)
         result = {"seed": seed, "kernels": kernel, "threads": threads, "seconds": round(seconds)}
         result |= outcome(heldout_records(folder / "models" / "learn"), LearnedBar())
+        if args.negative:  # as the suite's negative control judges it: no ranking learned
+            result["held"] = (result["after"] or 0.0) < NOT_LEARNED_BELOW
         print(json.dumps(result), flush=True)
         return result
 
@@ -120,7 +138,9 @@ def main() -> None:
         runs = list(pool.map(run, jobs))
     learned = sum(r["learned"] for r in runs)
     result = {
+        "arm": arm,
         "learned": learned,
+        **({"held": sum(r["held"] for r in runs)} if args.negative else {}),
         "runs": len(runs),
         "collapsed": sum(r["collapsed"] for r in runs),
         "criterion": f"the suite's learning test: {LearnedBar()}",
@@ -139,9 +159,10 @@ def main() -> None:
     text = table(["seed", "kernels", "threads", "SRCC before", "after", "ordered", "learned"], rows)
     atomic_write_text(args.out / "table.md", text + "\n")
     print(text)
-    print(
-        f"learned in {learned} of {len(runs)} runs ({result['wall_minutes']} min); {args.out / 'result.json'}"
+    counted = (
+        f"stayed below {NOT_LEARNED_BELOW} in {result['held']}" if args.negative else f"learned in {learned}"
     )
+    print(f"{arm}: {counted} of {len(runs)} runs ({result['wall_minutes']} min); {args.out / 'result.json'}")
 
 
 def _capability() -> str:

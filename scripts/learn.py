@@ -45,6 +45,8 @@ from vqr1.train.heldout import heldout_curve
 
 REPO = Path(__file__).resolve().parents[1]
 ARMS = {"image": {}, "shuffled": {"shuffle_mos": True}, "hint": {"mos_hint": True}}
+# the suite's negative control: the hint arm with only the reward's labels shuffled (make control --negative)
+ARMS["hint-shuffled"] = ARMS["hint"] | ARMS["shuffled"]
 
 
 RESUME_HELP = "continue each run from its last checkpoint, e.g. to more steps (otherwise runs start afresh)"
@@ -185,7 +187,7 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=REPO / "build" / "learn")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
+    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=["image", "shuffled", "hint"])
     parser.add_argument(
         "--parallel", type=int, default=2, help="runs at a time (each gets cores / parallel threads)"
     )

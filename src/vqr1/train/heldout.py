@@ -134,6 +134,11 @@ def heldout_curve(run_dir: Path) -> dict[int, float]:
     return {step: figures["heldout_srcc"] for step, figures in heldout_records(run_dir).items()}
 
 
+# The negative control (shuffled labels) must stay below this held-out SRCC: 2.8 standard errors above 0 for
+# 64 images, and far below the positive control's bar.
+NOT_LEARNED_BELOW = 0.35
+
+
 @dataclass(frozen=True)
 class LearnedBar:
     """When a control run learned its signal, judged on its first and last held-out records. The suite's
