@@ -32,6 +32,7 @@ from vqr1.data.validated import subset
 from vqr1.inference.backends import sample_completions
 from vqr1.inference.images import load_image
 from vqr1.parsing import parse_score
+from vqr1.train.resume import last_checkpoint
 
 BATCH_IMAGES = 16
 
@@ -118,10 +119,10 @@ def heldout_records(run_dir: Path) -> dict[int, dict[str, float]]:
     """The held-out figures (``heldout_*``) by step (step 0: before training) of the run whose output is
     ``run_dir`` (models/<run>), from its last checkpoint's ``log_history``; empty when none was logged.
     SRCC is NaN where every held-out image got the same answer (no ranking)."""
-    checkpoints = sorted((run_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name[11:]))
-    if not checkpoints:
+    checkpoint = last_checkpoint(run_dir / "checkpoints")
+    if checkpoint is None:
         return {}
-    state = json.loads((checkpoints[-1] / "trainer_state.json").read_text(encoding="utf-8"))
+    state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
     return {
         int(e["step"]): {k: float(v) for k, v in e.items() if k.startswith("heldout_")}
         for e in state["log_history"]
@@ -139,10 +140,18 @@ def heldout_curve(run_dir: Path) -> dict[int, float]:
 NOT_LEARNED_BELOW = 0.35
 
 
+def learned_no_ranking(after: dict[str, float]) -> bool:
+    """The negative control's bar on its last held-out record: SRCC below ``NOT_LEARNED_BELOW``, where one
+    answer for every image (NaN) is no ranking. The suite's negative control and `make control --negative`."""
+    srcc = after["heldout_srcc"]
+    return (0.0 if math.isnan(srcc) else srcc) < NOT_LEARNED_BELOW
+
+
 @dataclass(frozen=True)
 class LearnedBar:
     """When a control run learned its signal, judged on its first and last held-out records. The suite's
-    learning test and `make control` judge by this one bar, so make control's count is the test's pass rate.
+    learning test and `make control` judge by this one bar, so make control's count estimates the test's pass
+    rate (the same procedure; the two runs are not bit-identical).
     The format bounds come from make control's runs (docs/learning.md): 0.75-0.98 of the sampled answers
     parsed after the format warm-up, 0.96-1.0 after training; graded pairs ordered 0.62-0.88 in runs that
     learned and 0.41-0.46 in runs that did not (chance: 0.5)."""
