@@ -1,5 +1,6 @@
-"""The held-out SRCC callback: one figure from sampled answers per image, and the live model and processor
-handed back to the trainer as they were lent (training mode, the tokenizer's padding side)."""
+"""The held-out SRCC callback: one figure from sampled answers per image, the live model and processor
+handed back to the trainer as they were lent (training mode, the tokenizer's padding side), and the training's
+random stream left where it was."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from scipy.stats import spearmanr
 
 from tests.model.helpers import tiny_model_params
@@ -74,6 +76,34 @@ def test_measure_samples_every_image_and_hands_the_model_back_as_lent(
     # the rows are I01's graded copies (KADID naming), so the behavioural share is measured too
     share = ordered_pairs(medians, rows["image"].tolist())["ordered_pairs"]
     assert figures.get("heldout_ordered") == share
+
+
+def test_measuring_leaves_the_training_stream_where_it_was_and_repeats_itself(
+    warm_model_dir: Path, synth_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run measured every 20 steps and the same run measured only at its end must train alike (make control
+    counts the suite's learning test by the first): a measurement draws from its own seeded stream and hands
+    the global one back as it was, so two measurements of one model sample the same completions."""
+    params = _params(warm_model_dir, samples=2)
+    model = load_model(params.model)
+    processor = load_processor(params.model.base, params.model, padding_side="right")
+    rows = _rows(synth_root, 6)
+    returned: list[list[list[str]]] = []
+
+    def recording(*args: object, **kwargs: object) -> list[list[str]]:
+        returned.append(sample_completions(*args, **kwargs))
+        return returned[-1]
+
+    monkeypatch.setattr(heldout, "sample_completions", recording)
+    torch.manual_seed(1234)
+    training_stream = torch.get_rng_state()
+    callback = HeldOutSRCC(rows, params)
+    first = callback.measure(model, processor, SAMPLING)
+    assert torch.equal(torch.get_rng_state(), training_stream), "the measurement moved the training's stream"
+    torch.rand(7)  # the training draws on between two measurements
+    second = callback.measure(model, processor, SAMPLING)
+    assert returned[0] == returned[1]
+    assert second == pytest.approx(first, nan_ok=True)
 
 
 LEARNED = (

@@ -6,7 +6,8 @@ between the median parsed score and the MOS as ``heldout_srcc``, the share of pa
 ``heldout_parsed`` and, on sets named like KADID-10K, the behavioural check of :mod:`vqr1.behaviour`
 (graded copies of one reference: the more distorted scored lower) as ``heldout_ordered``. Sampled, not greedy: several samples are what the ranking reward sees, and a greedy
 answer of a barely trained model is one canned value for every image. The median, so that one absurd
-answer (10^5) does not decide an image's rank.
+answer (10^5) does not decide an image's rank. It draws from a random stream of its own
+(:func:`own_random_stream`), so how often a run is measured does not change the run.
 
 The figure is added to the trainer's log of that step, so dvclive, the console and ``log_history`` (the
 model card) all carry it; place this callback before the dvclive one.
@@ -16,12 +17,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from scipy.stats import spearmanr
 from transformers import TrainerCallback
 
@@ -35,6 +39,20 @@ from vqr1.parsing import parse_score
 from vqr1.train.resume import last_checkpoint
 
 BATCH_IMAGES = 16
+
+
+@contextmanager
+def own_random_stream(model: Any, seed: int) -> Iterator[None]:
+    """Sample from a stream of its own, seeded with ``seed``, and hand the training's stream back untouched.
+
+    A measurement must not move what it measures: drawing from the global generator would shift every later
+    training sample, so a run measured every 20 steps and the same run measured only at its end would follow
+    different trajectories. Seeded alike at every measurement, the steps of a curve also differ by the model,
+    not by the draw."""
+    devices = [model.device] if model.device.type != "cpu" else []
+    with torch.random.fork_rng(devices=devices, device_type=model.device.type if devices else "cuda"):
+        torch.manual_seed(seed)
+        yield
 
 
 class HeldOutSRCC(TrainerCallback):
@@ -66,16 +84,17 @@ class HeldOutSRCC(TrainerCallback):
         was_training = model.training
         model.eval()
         try:
-            for start in range(0, len(self.rows), BATCH_IMAGES):
-                stop = start + BATCH_IMAGES
-                images = [load_image(Path(p)) for p in self.rows["image"][start:stop]]
-                completions = sample_completions(
-                    model, processor, texts[start:stop], images, h.samples, do_sample=True, **sampling
-                )
-                for texts_of_image in completions:
-                    scores = [s for s in map(parse_score, texts_of_image) if s is not None]
-                    parsed += len(scores)
-                    medians.append(float(np.median(scores)) if scores else math.nan)
+            with own_random_stream(model, self.params.seed):
+                for start in range(0, len(self.rows), BATCH_IMAGES):
+                    stop = start + BATCH_IMAGES
+                    images = [load_image(Path(p)) for p in self.rows["image"][start:stop]]
+                    completions = sample_completions(
+                        model, processor, texts[start:stop], images, h.samples, do_sample=True, **sampling
+                    )
+                    for texts_of_image in completions:
+                        scores = [s for s in map(parse_score, texts_of_image) if s is not None]
+                        parsed += len(scores)
+                        medians.append(float(np.median(scores)) if scores else math.nan)
         finally:
             model.train(was_training)
         pred = np.asarray(medians)
