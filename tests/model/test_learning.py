@@ -16,7 +16,9 @@ update) from its untrained image pathway.
   links prompt and label: the held-out SRCC must stay far below the positive control's.
 
 The positive control asserts the outcome of one sampled run. How often that outcome holds over seeds, 1 and 2
-threads and other CPUs' kernel sets is measured by `make control` (docs/learning.md).
+threads and other CPUs' kernel sets is measured by `make control` (docs/learning.md). Its seed-42 runs replay
+this test's run step for step under the same kernels: the held-out measurement draws from a random stream of
+its own, so being measured every 20 steps there and only at the ends here does not change the run.
 """
 
 from __future__ import annotations

@@ -169,8 +169,8 @@ def learned_no_ranking(after: dict[str, float]) -> bool:
 @dataclass(frozen=True)
 class LearnedBar:
     """When a control run learned its signal, judged on its first and last held-out records. The suite's
-    learning test and `make control` judge by this one bar, so make control's count estimates the test's pass
-    rate (the same procedure; the two runs are not bit-identical).
+    learning test and `make control` judge by this one bar, and make control's seed-42 run under a kernel set
+    is the test's own run on a machine with those kernels (the same trajectory, step for step).
     The format bounds come from make control's runs (docs/learning.md): 0.75-0.98 of the sampled answers
     parsed after the format warm-up, 0.96-1.0 after training; graded pairs ordered 0.62-0.88 in runs that
     learned and 0.41-0.46 in runs that did not (chance: 0.5)."""
