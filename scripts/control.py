@@ -8,8 +8,13 @@ process whose environment picks them, as another x86-64 CPU would:
 - ``ATEN_CPU_CAPABILITY``: PyTorch's vectorised kernels (``default``, ``avx2``, ``avx512``);
 - ``MKL_ENABLE_INSTRUCTIONS``: the BLAS of PyTorch's wheel is MKL (``torch.__config__.show()``); on Intel CPUs
   its code path follows this switch (on AMD it keeps its own: the same bits under every value);
+- ``MKL_CBWR``: MKL's conditional numerical reproducibility; ``COMPATIBLE`` takes the code path MKL keeps for
+  every x86-64 CPU, and changes the bits of a matrix product on AMD CPUs too;
 - ``ONEDNN_MAX_CPU_ISA``: oneDNN runs the vision tower's patch convolution (Conv3d), and follows it;
-- ``OMP_NUM_THREADS``: 1 or 2 threads (another order of floating-point sums).
+- ``OMP_NUM_THREADS``: the threads of a run (``--threads``; another order of floating-point sums).
+
+A kernel set (``--kernels``) names a whole CPU (``native``, ``avx512``, ``avx2``, ``default``) or single switches
+joined by ``+`` (``aten-avx2+onednn-sse41+mkl-compatible``); a switch it does not name stays unset.
 
 Each run warms its own tiny model with its seed, in its own environment, since the warm-up is itself a
 trajectory (the suite's learning test does the same with the params' seed, 42). A run learned when it passes
@@ -37,30 +42,59 @@ from vqr1.markdown import table
 from vqr1.model import tiny
 from vqr1.train.heldout import NOT_LEARNED_BELOW, LearnedBar, heldout_records, learned_no_ranking
 
-# kernel set -> (ATEN_CPU_CAPABILITY, MKL_ENABLE_INSTRUCTIONS, ONEDNN_MAX_CPU_ISA); "native": the CPU's own
-KERNEL_VARS = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA")
-KERNELS: dict[str, tuple[str | None, ...]] = {
-    "native": (None, None, None),
-    "avx512": ("avx512", "AVX512", "AVX512_CORE"),
-    "avx2": ("avx2", "AVX2", "AVX2"),
-    "default": ("default", "SSE4_2", "SSE41"),
-    # one switch alone: PyTorch's kernels as `ATEN_CPU_CAPABILITY=...` exported for a whole CI run sets them,
-    # or oneDNN's convolution alone
-    "aten-avx2": ("avx2", None, None),
-    "aten-default": ("default", None, None),
-    "onednn-sse41": (None, None, "SSE41"),
-    "onednn-avx2": (None, None, "AVX2"),
+# A kernel set is a whole CPU's ("native": this one's own; "avx512", "avx2", "default": every switch at that
+# level) or switches joined by "+", each "<switch>-<level>": "aten-avx2" alone is PyTorch's kernels as
+# `ATEN_CPU_CAPABILITY=avx2` exported for a whole CI run sets them; "aten-default+onednn-avx2+mkl-compatible"
+# sets three.
+SWITCHES: dict[str, tuple[str, dict[str, str]]] = {
+    "aten": ("ATEN_CPU_CAPABILITY", {"avx512": "avx512", "avx2": "avx2", "default": "default"}),
+    "onednn": ("ONEDNN_MAX_CPU_ISA", {"avx512": "AVX512_CORE", "avx2": "AVX2", "sse41": "SSE41"}),
+    "mkl": ("MKL_CBWR", {"compatible": "COMPATIBLE"}),
 }
+WHOLE_CPU: dict[str, dict[str, str]] = {
+    "native": {},
+    "avx512": {
+        "ATEN_CPU_CAPABILITY": "avx512",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX512",
+        "ONEDNN_MAX_CPU_ISA": "AVX512_CORE",
+    },
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
+    "default": {
+        "ATEN_CPU_CAPABILITY": "default",
+        "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
+        "ONEDNN_MAX_CPU_ISA": "SSE41",
+    },
+}
+KERNEL_VARS = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")
+
+
+def kernel_vars(kernel: str) -> dict[str, str]:
+    """The environment variables of a kernel set's name; ArgumentTypeError names what is not known."""
+    if kernel in WHOLE_CPU:
+        return WHOLE_CPU[kernel]
+    chosen: dict[str, str] = {}
+    for token in kernel.split("+"):
+        switch, _, level = token.partition("-")
+        if switch not in SWITCHES or level not in SWITCHES[switch][1]:
+            known = ", ".join(f"{k}-{v}" for k, (_, levels) in SWITCHES.items() for v in levels)
+            raise argparse.ArgumentTypeError(
+                f"kernel set {kernel!r}: {token!r} is not one of {', '.join(WHOLE_CPU)} or {known} (joined by +)"
+            )
+        var, levels = SWITCHES[switch]
+        chosen[var] = levels[level]
+    return chosen
+
+
+def kernel_set(kernel: str) -> str:
+    """argparse type: a kernel set's name, checked."""
+    kernel_vars(kernel)
+    return kernel
 
 
 def kernel_env(kernel: str, threads: int) -> dict[str, str]:
-    env = learn.threads_env(threads)
-    for key, value in zip(KERNEL_VARS, KERNELS[kernel], strict=True):
-        if value:
-            env[key] = value
-        else:
-            env.pop(key, None)
-    return env
+    """This process's environment with ``threads`` and only the kernel set's switches among KERNEL_VARS."""
+    env = {k: v for k, v in learn.threads_env(threads).items() if k not in KERNEL_VARS}
+    return env | kernel_vars(kernel)
 
 
 def warm_model(ws: Path, kernel: str, threads: int, seed: int) -> Path:
@@ -99,7 +133,13 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=learn.REPO / "build" / "control")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 42], help="42: the suite's test")
-    parser.add_argument("--kernels", nargs="+", choices=list(KERNELS), default=["native", "avx2", "default"])
+    parser.add_argument(
+        "--kernels",
+        nargs="+",
+        type=kernel_set,
+        default=["native", "avx2", "default"],
+        help=f"{', '.join(WHOLE_CPU)}, or switches joined by +: {', '.join(SWITCHES)} (e.g. aten-avx2+onednn-sse41)",
+    )
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--parallel", type=int, default=2, help="runs at a time")
     parser.add_argument(
