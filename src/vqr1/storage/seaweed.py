@@ -188,6 +188,9 @@ def _command(storage_dir: Path, ports: dict[str, int]) -> list[str]:
         # Volumes are allotted per bucket (one collection each), so a fixed count caps both the number
         # of buckets holding data and the total size (16 x 64 MB). 0 sizes it from the free disk space.
         "-volume.max=0",
+        # One node: no other volume server takes writes over while it stops, so no pause for that (mini waits
+        # 1 s by default); S3 and the filer stop first, so nothing writes any more by then.
+        "-volume.preStopSeconds=0",
     ]
 
 
