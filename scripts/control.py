@@ -65,7 +65,8 @@ WHOLE_CPU: dict[str, dict[str, str]] = {
         "ONEDNN_MAX_CPU_ISA": "SSE41",
     },
 }
-KERNEL_VARS = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")
+# every variable a kernel set may set: a run gets only its own set's
+KERNEL_VARS = {var for var, _ in SWITCHES.values()} | {var for env in WHOLE_CPU.values() for var in env}
 
 
 def kernel_vars(kernel: str) -> dict[str, str]:
