@@ -100,15 +100,21 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> 
     )
 
 
-@pytest.fixture(scope="session")
-def warm_model_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
-    """The tiny model after the format warm-up: its completions parse."""
+def warm_model(tmp_path_factory: pytest.TempPathFactory, worker_id: str, seed: int) -> Path:
+    """The tiny model built with ``seed`` and given the format warm-up (its completions parse), once per
+    session and seed."""
     from vqr1.model import tiny
 
     def build(folder: Path) -> None:
-        tiny.build(folder / "model", seed=0, warmup_steps=tiny.FORMAT_WARMUP_STEPS)
+        tiny.build(folder / "model", seed=seed, warmup_steps=tiny.FORMAT_WARMUP_STEPS)
 
-    return built_once(tmp_path_factory, worker_id, "tiny-warm", build) / "model"
+    return built_once(tmp_path_factory, worker_id, f"tiny-warm-{seed}", build) / "model"
+
+
+@pytest.fixture(scope="session")
+def warm_model_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The tiny model after the format warm-up (seed 0)."""
+    return warm_model(tmp_path_factory, worker_id, seed=0)
 
 
 @pytest.fixture(scope="session")

@@ -14,12 +14,9 @@ from vqr1 import layout
 def test_each_step_is_logged_and_nothing_is_packed_for_studio_without_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # imported here, not at every xdist worker's collection
     import dvclive.live
-    from transformers import (
-        TrainerControl,
-        TrainerState,
-        TrainingArguments,
-    )  # imported by the test: not at collection
+    from transformers import TrainerControl, TrainerState, TrainingArguments
 
     from vqr1.train.live import dvclive_callback
 
@@ -32,11 +29,8 @@ def test_each_step_is_logged_and_nothing_is_packed_for_studio_without_it(
     )
 
     callback = dvclive_callback(tmp_path, resume_step=None)
-    args, state, control = (
-        TrainingArguments(output_dir=str(tmp_path / "out")),
-        TrainerState(),
-        TrainerControl(),
-    )
+    args = TrainingArguments(output_dir=str(tmp_path / "out"))
+    state, control = TrainerState(), TrainerControl()
     callback.on_train_begin(args, state, control)
     for step in (1, 2, 3):
         state.global_step = step

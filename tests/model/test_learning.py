@@ -3,9 +3,9 @@
 Both run the real train stage (TRL GRPOTrainer, the ranking reward, the sampler, the held-out callback) with the
 learning profile (configs/demo.yaml + configs/learn.yaml), exactly as `make control` and `make learn` run their
 ``hint`` arm: the same synthetic set, the pipeline's own by-reference split, and the format warm-up of the
-tiny model with the run's seed (the same weights for both controls, so built once). Each prompt names its image's MOS band in words (``train.mos_hint``), a
-signal the tiny model can read, which isolates the loop (sampled scores -> reward -> group advantages ->
-update) from its untrained image pathway.
+tiny model with the run's seed (the same weights for both controls, so built once). Each prompt names its
+image's MOS band in words (``train.mos_hint``), a signal the tiny model can read, which isolates the loop
+(sampled scores -> reward -> group advantages -> update) from its untrained image pathway.
 
 - Positive control: the run passes ``vqr1.train.heldout.LearnedBar``, the bar by which `make control` counts
   its runs: the held-out SRCC (sampled answers on references never trained on) rises by at least 0.3 to above
@@ -39,12 +39,11 @@ from typing import TypeVar
 import pytest
 import yaml
 
-from tests.conftest import REPO, built_once
+from tests.conftest import REPO, built_once, warm_model
 from vqr1 import layout
 from vqr1.config import deep_merge, load_params, read_yaml
 from vqr1.data import normalize, synth
 from vqr1.layout import validated_path
-from vqr1.model import tiny
 from vqr1.train import grpo
 from vqr1.train.heldout import LearnedBar, heldout_records, learned_no_ranking
 
@@ -90,11 +89,7 @@ def at_low_priority(work: Callable[[], T]) -> T:
 def learn_model(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """The tiny model after the format warm-up with the profile's seed, as each run of `make control` builds its
     own: built once, as both controls start from the same weights."""
-
-    def build(folder: Path) -> None:
-        tiny.build(folder / "model", seed=profile()["seed"], warmup_steps=tiny.FORMAT_WARMUP_STEPS)
-
-    return built_once(tmp_path_factory, worker_id, "learn-model", build) / "model"
+    return warm_model(tmp_path_factory, worker_id, seed=profile()["seed"])
 
 
 def control_run(root: Path, learn_set: Path, learn_model: Path, train: dict) -> list[dict[str, float]]:

@@ -42,8 +42,8 @@ def dvclive_callback(root: Path, resume_step: int | None) -> Any:
 
     class StudioOffLive(Live):
         """dvclive packs every step's data for DVC Studio (re-reading params.yaml and every plot's whole TSV)
-        before it checks whether Studio is configured (treeverse/dvclive#860): 65 ms a step at step 100 on a
-        2-core CPU, and growing with the step. Without Studio there is nothing to pack."""
+        before it checks whether Studio is configured (treeverse/dvclive#860): 65 ms a step on average over a
+        100-step run on a 2-core CPU, and growing with the step. Without Studio there is nothing to pack."""
 
         def post_data_to_studio(self) -> None:
             if "data" not in self._studio_events_to_skip:
