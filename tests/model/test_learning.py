@@ -88,7 +88,7 @@ def at_low_priority(work: Callable[[], T]) -> T:
 @pytest.fixture(scope="session")
 def learn_model(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """The tiny model after the format warm-up with the profile's seed, as each run of `make control` builds its
-    own: built once, as both controls start from the same weights."""
+    own: built once, as both controls start from the same weights (the suite's ``warm_model_dir`` too)."""
     return warm_model(tmp_path_factory, worker_id, seed=profile()["seed"])
 
 
