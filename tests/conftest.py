@@ -27,13 +27,14 @@ pytest_plugins = ["tests.reliability.scorecard"]  # its summary must load in xdi
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Each pytest process ends as the `vqr1` command does, without walking every object of its session in the
-    last garbage collections (seconds per worker). Under pytest-xdist, each worker gets its share of the cores
+    """Each pytest process starts and ends as the `vqr1` command does (:func:`vqr1.process.as_entry_point`):
+    without an unused optional import in every worker, nor walking every object of its session in the last
+    garbage collections (seconds per worker). Under pytest-xdist, each worker gets its share of the cores
     for torch (and, through the environment, for the stages it starts): with every worker on every core, OpenMP
     threads contend, and a GRPO step of the tiny model took 23 s instead of 4."""
-    from vqr1.errors import freeze_at_exit
+    from vqr1.process import as_entry_point
 
-    freeze_at_exit()
+    as_entry_point()
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
     if workers:
         import torch

@@ -8,10 +8,7 @@ error into megabytes of terminal output.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import functools
-import gc
 from collections.abc import Iterator
 
 MAX_MESSAGE_CHARS = 8_000
@@ -56,24 +53,16 @@ class ServerError(Vqr1Error):
     """A model server (OpenAI-compatible) is unreachable, refused the request or answered nonsense."""
 
 
-@functools.cache
-def freeze_at_exit() -> None:
-    """At exit, freeze every live object out of the interpreter's last garbage collections. Once torch,
-    transformers and TRL are imported, those collections walk about 650,000 objects while the modules are torn
-    down: 1.5 s of CPU at the end of every `vqr1` or stage process, for memory the OS frees anyway. What is
-    alive at exit was never guaranteed a finalizer; files are closed by the code that wrote them. Once per
-    process; the atexit handlers registered later still run (before it)."""
-    atexit.register(gc.freeze)
-
-
 @contextlib.contextmanager
 def exit_on_error() -> Iterator[None]:
     """Print a :class:`Vqr1Error` as one red ``error: <message>`` line on stderr and exit 1 (no traceback).
 
-    Every entry point (the `vqr1` command, the DVC stage modules) runs its work inside this, and its process
-    ends without the last full garbage collections (:func:`freeze_at_exit`).
+    Every entry point (the `vqr1` command, the DVC stage modules) runs its work inside this, which makes its
+    process an entry point's (:func:`vqr1.process.as_entry_point`).
     """
-    freeze_at_exit()
+    from vqr1.process import as_entry_point
+
+    as_entry_point()
     try:
         yield
     except Vqr1Error as exc:
