@@ -29,8 +29,8 @@ def skip_unused_optional_imports() -> None:
     It is installed because pyiqa's metadata requires it, and peft imports it at import time whenever it is
     installed (``peft.helpers``), for 4-bit and 8-bit layers vqr1 never builds. Its import brings in more of
     torch's compiler stack: 0.6-0.7 CPU-s of every process that loads a model (a `vqr1 score` of one image:
-    5.4 -> 4.7 CPU-s). peft, TRL and transformers then take their own paths for an environment without it;
-    a training run logs the same figures either way."""
+    5.3-5.9 -> 4.7-5.0 CPU-s). peft, TRL and transformers then take their own paths for an environment
+    without it; a training run logs the same figures either way."""
     for name in UNUSED_OPTIONAL_IMPORTS:
         sys.modules.setdefault(name, None)
 
