@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from vqr1.process import as_entry_point
+
 MAX_MESSAGE_CHARS = 8_000
 MAX_VALUE_CHARS = 120
 
@@ -60,8 +62,6 @@ def exit_on_error() -> Iterator[None]:
     Every entry point (the `vqr1` command, the DVC stage modules) runs its work inside this, which makes its
     process an entry point's (:func:`vqr1.process.as_entry_point`).
     """
-    from vqr1.process import as_entry_point
-
     as_entry_point()
     try:
         yield
