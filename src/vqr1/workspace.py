@@ -80,9 +80,18 @@ def init(dest: Path, overlays: list[Path], source: Path | None = None, experimen
         _git(dest, "init", "-q")
     if not (dest / ".dvc").is_dir():
         run_dvc(dest, "init", "-q", *([] if experiments else ["--no-scm"]), error=ConfigError)
-        for key in ("core.analytics", "core.check_update"):
-            run_dvc(dest, "config", key, "false", error=ConfigError)
+        _quiet_dvc(dest)
     return dest
+
+
+def _quiet_dvc(dest: Path) -> None:
+    """No usage analytics and no update check in the workspace's .dvc/config, set through DVC's own config
+    API in this process (`dvc config` would start one DVC process per key)."""
+    from dvc.config import Config
+
+    with Config(dvc_dir=str(dest / ".dvc")).edit("repo") as conf:
+        conf["core"]["analytics"] = False
+        conf["core"]["check_update"] = False
 
 
 def commit(dest: Path, message: str) -> None:
