@@ -88,10 +88,15 @@ def _quiet_dvc(dest: Path) -> None:
     """No usage analytics and no update check in the workspace's .dvc/config, set through DVC's own config
     API in this process (`dvc config` would start one DVC process per key)."""
     from dvc.config import Config
+    from dvc.config import ConfigError as DvcConfigError
 
-    with Config(dvc_dir=str(dest / ".dvc")).edit("repo") as conf:
-        conf["core"]["analytics"] = False
-        conf["core"]["check_update"] = False
+    dvc_dir = dest / ".dvc"
+    try:
+        with Config(dvc_dir=str(dvc_dir)).edit("repo") as conf:
+            conf["core"]["analytics"] = False
+            conf["core"]["check_update"] = False
+    except DvcConfigError as exc:  # as storage.dvc_remote.configure: the file and DVC's reason, no traceback
+        raise ConfigError(f"{dvc_dir}: could not switch off DVC's analytics and update check: {exc}") from exc
 
 
 def commit(dest: Path, message: str) -> None:

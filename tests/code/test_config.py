@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from vqr1.config import deep_merge, load_params, read_yaml
-from vqr1.dvc_runner import dvc_bin
+from vqr1.dvc_runner import run_dvc
 from vqr1.errors import ConfigError
 from vqr1.train.trainer_config import grpo_config
 
@@ -175,7 +174,5 @@ def test_gpu_preset_makes_a_workspace(tmp_path: Path) -> None:
     )
     assert p.train.grpo == load_params(REPO / "params.yaml").train.grpo  # nothing else changes
     # DVC itself reads the workspace as initialised, with no analytics and no update check
-    listed = subprocess.run(
-        [dvc_bin(), "config", "--list", "--project"], cwd=dest, capture_output=True, text=True, check=True
-    ).stdout.split()
+    listed = run_dvc(dest, "config", "--list", "--project").split()
     assert {"core.no_scm=True", "core.analytics=False", "core.check_update=False"} <= set(listed), listed
