@@ -31,6 +31,7 @@ SCORE = "scoring throughput by batch size (tiny model)"
 SERVE = "scoring through `vqr1 serve` by concurrency (tiny model)"
 PIPELINE = "pipeline overhead (DVC, Prefect)"
 GRPO = "GRPO update, smoke shapes on CPU"
+STARTUP = "entry point start: importing the training stack"
 SUITE = "full test suite (last `make test`)"
 
 # (title, script, extra args): quick-enough settings for a 2-core machine, under ~15 minutes in all.
@@ -42,6 +43,7 @@ BENCHES: list[tuple[str, str, list[str]]] = [
     (SERVE, "bench_serve.py", []),
     (PIPELINE, "bench_pipeline.py", []),
     (GRPO, "bench_grpo_gpu.py", ["--smoke"]),
+    (STARTUP, "bench_startup.py", []),
 ]
 
 # The figures a user asks for first: (benchmark, flattened key, label, target text, target met?).
@@ -71,6 +73,8 @@ HEADLINES: list[tuple[str, str, str, str, Callable[[float], bool] | None]] = [
     (PIPELINE, "dvc_repro_up_to_date_s", "`dvc repro`, all stages up to date, s", "", None),
     (PIPELINE, "flow_over_repro_ratio", "Prefect pipeline flow / `dvc repro`, x", "", None),
     (GRPO, "hf.seconds_per_update", "GRPO + LoRA update (2 groups), tiny model on CPU, s", "", None),
+    (STARTUP, "entry_point.cpu_s", "importing the training stack in a stage or `vqr1`, CPU-s", "", None),
+    (STARTUP, "cpu_ratio_plain_over_entry_point", "  a plain process over it, x", "> 1", lambda v: v > 1),
     (SUITE, "seconds", "full test suite, s", "< 600 s", lambda v: v < 600),
 ]
 
