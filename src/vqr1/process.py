@@ -19,10 +19,10 @@ YOUNG_COLLECTION_THRESHOLD = 10_000
 
 @functools.cache
 def as_entry_point() -> None:
-    """Once per process: :func:`skip_unused_optional_imports`, :func:`fewer_collections_while_importing` and
+    """Once per process: :func:`skip_unused_optional_imports`, :func:`fewer_young_collections` and
     :func:`freeze_at_exit`."""
     skip_unused_optional_imports()
-    fewer_collections_while_importing()
+    fewer_young_collections()
     freeze_at_exit()
 
 
@@ -39,14 +39,14 @@ def skip_unused_optional_imports() -> None:
         sys.modules.setdefault(name, None)
 
 
-def fewer_collections_while_importing() -> None:
+def fewer_young_collections() -> None:
     """Collect the youngest generation every ``YOUNG_COLLECTION_THRESHOLD`` allocations instead of every 700.
 
     Importing torch, transformers, peft and TRL creates about 650,000 objects that live as long as the process.
     At CPython's default thresholds that growth runs 8 full collections, each walking every object so far,
-    paid again by every stage, `vqr1` command and test worker: importing the training stack took 5.1 CPU-s
-    with them and 4.0 without (scripts/bench_startup.py, in `make bench`). Cyclic garbage is found the same
-    way, a few thousand allocations later; what reference counting frees (nearly every tensor) is freed as
+    paid again by every stage, `vqr1` command and test worker: importing the training stack took 4.6 CPU-s
+    with them and 3.6 without (scripts/bench_startup.py, docs/benchmarks.md). Cyclic garbage is found the
+    same way, a few thousand allocations later; what reference counting frees (nearly every tensor) is freed as
     before, and what a computation returns does not depend on when collections run."""
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
 
