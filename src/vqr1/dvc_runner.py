@@ -1,4 +1,4 @@
-"""Running DVC: this environment's ``dvc``, its environment, and the one subprocess runner.
+"""Running DVC: this environment's ``dvc``, its environment, the one subprocess runner, and DVC's config API.
 
 Workspace set-up, the DVC remote (push, pull) and the Prefect flows (``dvc repro``) all run DVC through
 :func:`run_dvc`, so stage commands use the same packages as the caller and every failure reads the
@@ -7,16 +7,21 @@ same way: the command, its exit status and DVC's last lines.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vqr1.errors import Vqr1Error
+
+if TYPE_CHECKING:
+    from dvc.config import Config
 
 TAIL_LINES = 25
 
@@ -85,3 +90,16 @@ def dvc_json(root: Path, *args: str) -> Any:
     if start is None:
         raise Vqr1Error(f"{root}: `dvc {' '.join(args)} --json` printed no JSON:\n{output[-2000:]}")
     return json.loads(output[start.start() :])
+
+
+@contextlib.contextmanager
+def dvc_config(dvc_dir: Path, doing: str, error: type[Vqr1Error] = Vqr1Error) -> Iterator[Config]:
+    """DVC's own config API on the project's ``dvc_dir`` (``config.edit(level)``, checked by DVC's schema, in
+    this process rather than one `dvc config` process per key). DVC's ConfigError (an unreadable file, a
+    value its schema refuses) raises ``error`` naming the folder and what was being done, without a traceback."""
+    from dvc.config import Config, ConfigError
+
+    try:
+        yield Config(dvc_dir=str(dvc_dir))
+    except ConfigError as exc:
+        raise error(f"{dvc_dir}: could not {doing}: {exc}") from exc

@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from vqr1.config import deep_merge, load_params, read_yaml
-from vqr1.dvc_runner import run_dvc
+from vqr1.dvc_runner import dvc_config, run_dvc
 from vqr1.errors import ConfigError
 from vqr1.fsutil import atomic_write_text
 
@@ -87,16 +87,10 @@ def init(dest: Path, overlays: list[Path], source: Path | None = None, experimen
 def _quiet_dvc(dest: Path) -> None:
     """No usage analytics and no update check in the workspace's .dvc/config, set through DVC's own config
     API in this process (`dvc config` would start one DVC process per key)."""
-    from dvc.config import Config
-    from dvc.config import ConfigError as DvcConfigError
-
-    dvc_dir = dest / ".dvc"
-    try:
-        with Config(dvc_dir=str(dvc_dir)).edit("repo") as conf:
-            conf["core"]["analytics"] = False
-            conf["core"]["check_update"] = False
-    except DvcConfigError as exc:  # as storage.dvc_remote.configure: the file and DVC's reason, no traceback
-        raise ConfigError(f"{dvc_dir}: could not switch off DVC's analytics and update check: {exc}") from exc
+    doing = "switch off DVC's analytics and update check"
+    with dvc_config(dest / ".dvc", doing, ConfigError) as config, config.edit("repo") as conf:
+        conf["core"]["analytics"] = False
+        conf["core"]["check_update"] = False
 
 
 def commit(dest: Path, message: str) -> None:

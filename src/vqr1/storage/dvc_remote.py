@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vqr1.config import StorageParams
-from vqr1.dvc_runner import run_dvc
+from vqr1.dvc_runner import dvc_config, run_dvc
 from vqr1.errors import StorageError
 from vqr1.storage import s3
 
@@ -30,8 +30,6 @@ def configure(
     Written through DVC's own config API (validated by DVC's schema), so secrets never appear on a
     command line; config.local is then made private (mode 600).
     """
-    from dvc.config import Config, ConfigError
-
     url = settings.uri(params.dvc_prefix.strip("/"))
     fixed = bool(params.endpoint_url) and settings.endpoint_url == params.endpoint_url
     local: dict[str, str] = {}
@@ -46,16 +44,13 @@ def configure(
     dvc_dir = Path(root) / ".dvc"
     if not dvc_dir.is_dir():
         raise StorageError(f"{root}: not a DVC project (no .dvc/); run `dvc init` first")
-    try:
-        config = Config(dvc_dir=str(dvc_dir))
+    with dvc_config(dvc_dir, "configure the DVC remote", StorageError) as config:
         with config.edit("repo") as conf:
             conf["core"]["remote"] = REMOTE
             conf["remote"][REMOTE] = {"url": url, **({"endpointurl": params.endpoint_url} if fixed else {})}
         with config.edit("local") as conf:
             remote = {k: v for k, v in conf["remote"].get(REMOTE, {}).items() if k not in _MACHINE_KEYS}
             conf["remote"][REMOTE] = {**remote, **local}
-    except ConfigError as exc:
-        raise StorageError(f"{dvc_dir}: could not configure the DVC remote: {exc}") from exc
     local_file = dvc_dir / "config.local"
     if local_file.exists():
         local_file.chmod(0o600)
